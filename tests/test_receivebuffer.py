@@ -1,0 +1,267 @@
+"""ReceiveBuffer: lines end only at CRLF (RFC 5321 §2.3.8), over-long lines are discarded with
+bounded memory and reported once (RFC 5321 §4.5.3.1.4-§4.5.3.1.6, "500 Line too long"),
+and BDAT payload comes out by octet count (RFC 3030 §2)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from smtpcore._errors import LocalProtocolError
+from smtpcore._receivebuffer import LINE_TOO_LONG, LineTooLong, ReceiveBuffer
+
+# RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including the CRLF.
+COMMAND_LINE = 512
+
+
+def drain_lines(
+    buf: ReceiveBuffer, max_length: int, *, allow_bare_lf: bool = False
+) -> list[bytes | LineTooLong]:
+    out: list[bytes | LineTooLong] = []
+    for _ in range(10_000):
+        line = buf.extract_line(max_length, allow_bare_lf=allow_bare_lf)
+        if line is None:
+            return out
+        out.append(line)
+    raise AssertionError("extract_line never ran out of lines")
+
+
+def test_empty_buffer() -> None:
+    buf = ReceiveBuffer()
+    assert len(buf) == 0
+    assert not buf
+    assert buf.peek() == b""
+    assert buf.extract_line(COMMAND_LINE) is None
+    assert buf.extract_at_most(10) == b""
+
+
+def test_lines_end_at_crlf_and_leave_the_rest() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"EHLO client.example\r\nMAIL FROM:<a@b.example>\r\nRCPT")
+    assert buf.extract_line(COMMAND_LINE) == b"EHLO client.example"
+    assert buf.extract_line(COMMAND_LINE) == b"MAIL FROM:<a@b.example>"
+    assert buf.extract_line(COMMAND_LINE) is None
+    assert buf.peek() == b"RCPT"
+    assert len(buf) == 4
+    assert buf
+
+
+def test_empty_line_is_a_line() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"\r\n\r\nNOOP\r\n")
+    assert drain_lines(buf, COMMAND_LINE) == [b"", b"", b"NOOP"]
+
+
+@pytest.mark.parametrize("data", [b"NOOP\nQUIT\r\n", b"NOOP\rQUIT\r\n", b"NOOP\n\rQUIT\r\n"])
+def test_bare_cr_or_lf_does_not_end_a_line(data: bytes) -> None:
+    # RFC 5321 §2.3.8: lines are terminated by CRLF only; the bare octets stay in the line,
+    # where the command parser rejects them.
+    buf = ReceiveBuffer()
+    buf.feed(data)
+    assert drain_lines(buf, COMMAND_LINE) == [data[:-2]]
+
+
+def test_bare_lf_ends_a_line_when_allowed() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"250-one\n250 two\r\n")
+    assert drain_lines(buf, COMMAND_LINE, allow_bare_lf=True) == [b"250-one", b"250 two"]
+
+
+def test_switching_line_end_kind_does_not_skip_a_bare_lf() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"abc\ndef")
+    assert buf.extract_line(100) is None  # searched for CRLF past the LF
+    assert buf.extract_line(100, allow_bare_lf=True) == b"abc"
+    assert buf.peek() == b"def"
+
+
+def test_crlf_split_across_feeds() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"NOOP\r")
+    assert buf.extract_line(COMMAND_LINE) is None
+    buf.feed(b"\nQUIT\r\n")
+    assert drain_lines(buf, COMMAND_LINE) == [b"NOOP", b"QUIT"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=40).filter(lambda b: b"\r\n" not in b), max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=10),
+)
+def test_lines_are_the_same_however_the_input_is_split(lines: list[bytes], cuts: list[int]) -> None:
+    # Lines may contain bare CR or LF (even a CR right before their CRLF), but no CRLF.
+    stream = b"".join(line + b"\r\n" for line in lines)
+    points = sorted({min(c, len(stream)) for c in cuts})
+    buf = ReceiveBuffer()
+    got: list[bytes | LineTooLong] = []
+    prev = 0
+    for point in [*points, len(stream)]:
+        buf.feed(stream[prev:point])
+        prev = point
+        got.extend(drain_lines(buf, 100))
+    assert got == lines
+    assert len(buf) == 0
+
+
+def test_feed_accepts_bytearray_and_memoryview() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(bytearray(b"HELO a"))
+    buf.feed(memoryview(b"\r\n"))
+    assert buf.extract_line(COMMAND_LINE) == b"HELO a"
+
+
+def test_line_of_exactly_max_length_is_accepted() -> None:
+    # max_length counts the CRLF (RFC 5321 §4.5.3.1.4: "512 octets ... including the <CRLF>").
+    line = b"X" * (COMMAND_LINE - 2)
+    buf = ReceiveBuffer()
+    buf.feed(line + b"\r\n")
+    assert buf.extract_line(COMMAND_LINE) == line
+
+
+def test_line_one_over_max_length_is_too_long_when_complete() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"X" * (COMMAND_LINE - 1) + b"\r\nNOOP\r\n")
+    assert drain_lines(buf, COMMAND_LINE) == [LINE_TOO_LONG, b"NOOP"]
+
+
+def test_line_one_over_max_length_arriving_in_pieces() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"X" * (COMMAND_LINE - 1) + b"\r")
+    assert buf.extract_line(COMMAND_LINE) is None
+    buf.feed(b"\nNOOP\r\n")
+    assert drain_lines(buf, COMMAND_LINE) == [LINE_TOO_LONG, b"NOOP"]
+
+
+def test_line_too_long_is_reported_exactly_once_then_normal_lines_follow() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"A" * 5000)
+    assert buf.extract_line(100) is None
+    assert buf.extract_line(100) is None
+    buf.feed(b"B" * 5000 + b"\r\nRSET\r\nQUIT\r\n")
+    assert drain_lines(buf, 100) == [LINE_TOO_LONG, b"RSET", b"QUIT"]
+    assert buf.extract_line(100) is None
+
+
+def test_discarding_keeps_a_cr_that_may_start_the_crlf() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"A" * 300 + b"\r")
+    assert buf.extract_line(100) is None
+    buf.feed(b"\nNOOP\r\n")
+    assert drain_lines(buf, 100) == [LINE_TOO_LONG, b"NOOP"]
+
+
+def test_discarding_does_not_end_at_bare_lf() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"A" * 300)
+    assert buf.extract_line(100) is None
+    buf.feed(b"\nstill the long line\r\nNOOP\r\n")
+    assert drain_lines(buf, 100) == [LINE_TOO_LONG, b"NOOP"]
+
+
+def test_discarding_with_bare_lf_allowed_ends_at_lf() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"A" * 300)
+    assert buf.extract_line(100, allow_bare_lf=True) is None
+    buf.feed(b"A\n250 ok\n")
+    assert drain_lines(buf, 100, allow_bare_lf=True) == [LINE_TOO_LONG, b"250 ok"]
+
+
+def test_memory_stays_bounded_while_a_peer_sends_10_mb_without_crlf() -> None:
+    max_length = 1000
+    chunk = b"Z" * 4096
+    buf = ReceiveBuffer()
+    largest_after_extract = 0
+    for _ in range(10 * 1024 * 1024 // len(chunk)):
+        buf.feed(chunk)
+        # Once discarding, feed itself drops the octets: the buffer never holds a chunk.
+        assert buf.extract_line(max_length) is None
+        largest_after_extract = max(largest_after_extract, len(buf))
+        assert len(buf._data) <= max_length + len(chunk)
+    assert largest_after_extract <= 1
+    buf.feed(b"\r\nQUIT\r\n")
+    assert drain_lines(buf, max_length) == [LINE_TOO_LONG, b"QUIT"]
+
+
+def test_storage_is_bounded_by_max_length_even_when_fed_without_extracting() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"Z" * 200)
+    assert buf.extract_line(100) is None  # now discarding
+    for _ in range(1000):
+        buf.feed(b"Z" * 1000)
+        assert len(buf._data) <= 1
+    buf.feed(b"\r")
+    buf.feed(b"\n")
+    assert buf.extract_line(100) is LINE_TOO_LONG
+
+
+def test_clear_takes_everything_and_leaves_discarding_mode() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"Z" * 200)
+    assert buf.extract_line(100) is None
+    buf.clear()
+    buf.feed(b"EHLO a\r\n")
+    assert buf.extract_line(100) == b"EHLO a"
+    buf.feed(b"abc\r\ndef")
+    assert buf.clear() == b"abc\r\ndef"
+    assert len(buf) == 0
+    assert buf.extract_line(100) is None
+
+
+def test_a_slowly_arriving_line_is_not_rescanned_from_its_start() -> None:
+    # Search resumes where it stopped: feeding one octet at a time stays linear. Counted
+    # through the _scanned marker rather than by timing.
+    buf = ReceiveBuffer()
+    for i in range(300):
+        buf.feed(b"x")
+        assert buf.extract_line(1000) is None
+        assert buf._scanned == i + 1
+    buf.feed(b"\r\n")
+    assert buf.extract_line(1000) == b"x" * 300
+
+
+def test_extract_at_most() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"0123456789")
+    assert buf.extract_at_most(0) == b""
+    assert buf.extract_at_most(4) == b"0123"
+    assert buf.extract_at_most(100) == b"456789"
+    assert buf.extract_at_most(5) == b""
+
+
+def test_extract_at_most_then_line_search_sees_consumed_octets_gone() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(b"abc\r")
+    assert buf.extract_line(100) is None
+    assert buf.extract_at_most(2) == b"ab"
+    buf.feed(b"\nNOOP\r\n")
+    assert drain_lines(buf, 100) == [b"c", b"NOOP"]
+
+
+@pytest.mark.parametrize("call", ["max_length", "negative"])
+def test_bad_arguments_raise_local_protocol_error(call: str) -> None:
+    buf = ReceiveBuffer()
+    with pytest.raises(LocalProtocolError):
+        if call == "max_length":
+            buf.extract_line(1)
+        else:
+            buf.extract_at_most(-1)
+
+
+def test_compaction_keeps_content_intact_over_many_megabytes() -> None:
+    # Interleave big feeds with small consumptions so the consumed prefix is dropped many
+    # times; every octet must come out once and in order.
+    buf = ReceiveBuffer()
+    expected = bytearray()
+    got = bytearray()
+    counter = 0
+    for round_ in range(200):
+        piece = bytes((counter + i) % 251 for i in range(7919))
+        counter += len(piece)
+        buf.feed(piece)
+        expected += piece
+        got += buf.extract_at_most(5000 + round_ * 13)
+        assert len(buf._data) - buf._start == len(buf)
+        # Storage never holds much more than twice what is buffered (plus the threshold).
+        assert buf._start < max(8192, len(buf._data) // 2 + 8192)
+    got += buf.extract_at_most(len(buf))
+    assert got == expected
