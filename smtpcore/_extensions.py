@@ -1,16 +1,10 @@
 """ESMTP capabilities: the EHLO reply as an immutable value, and which parameters need what.
 
-A server builds a :class:`Capabilities` with :meth:`Capabilities.build` and sends
-:meth:`Capabilities.to_ehlo_lines`; a client reads the reply back with
-:meth:`Capabilities.from_ehlo`. ``from_ehlo(caps.to_ehlo_lines()) == caps``.
-
-The value keeps every keyword line it was given (unknown ones too) in ``keywords``; the typed
-accessors (``size``, ``auth_mechanisms``, ``limits``, ...) are read from it, so nothing is stored
-twice. :data:`MAIL_PARAMETERS`, :data:`RCPT_PARAMETERS` and :func:`parameter_allowed` say which
-MAIL/RCPT parameter needs which EHLO keyword: the server answers 555 for one it did not
-advertise, the client refuses to send it.
-
-Pure: no I/O.
+A server builds :meth:`Capabilities.build` and sends :meth:`Capabilities.to_ehlo_lines`; a
+client reads the reply with :meth:`Capabilities.from_ehlo`; ``from_ehlo(caps.to_ehlo_lines())
+== caps``. Every keyword (unknown ones too) lives in ``keywords``; the typed accessors are read
+from it. :func:`parameter_allowed` says whether a MAIL/RCPT parameter may be used: the server
+answers 555 when not, the client refuses to send it. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -108,6 +102,8 @@ class Capabilities:
             raise LocalProtocolError(f"EHLO domain must be one word: {self.domain!r}")
         if "\r" in _text("EHLO greeting", self.greeting) or "\n" in self.greeting:
             raise LocalProtocolError(f"EHLO greeting must be one line: {self.greeting!r}")
+        if not isinstance(self.keywords, Mapping):
+            raise LocalProtocolError("keywords must be a mapping of keyword to parameters")
         entries: dict[str, tuple[str, ...]] = {}
         for key, params in self.keywords.items():
             name = _check_keyword(key)

@@ -247,6 +247,7 @@ def test_value_is_immutable_and_hashable() -> None:
         {"domain": ""},
         {"domain": "mx.test", "greeting": "hi\r\n250 DSN"},
         {"domain": 42},
+        {"domain": "mx.test", "keywords": [("SIZE", ())]},
     ],
 )
 def test_constructor_checks_grammar(kwargs: dict[str, object]) -> None:
