@@ -1,0 +1,264 @@
+"""RFC 3464 / RFC 6533 field syntax: decoding parts to text, field blocks, typed values.
+
+Everything here is tolerant: it never raises on junk, it returns what it can read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from email.header import decode_header
+from email.message import Message
+from email.utils import parsedate_to_datetime
+from typing import Final
+
+from ._dsn_types import Diagnostic, TypedAddress
+from ._status import EnhancedStatus
+
+__all__ = [
+    "decode_bytes",
+    "decode_header_value",
+    "diagnostic",
+    "raw_header",
+    "field_groups",
+    "parse_date",
+    "part_text",
+    "reply_code_in",
+    "typed_address",
+    "unfold",
+]
+
+_ISO2022_ESC: Final = re.compile(rb"\x1b[$(][@BJ]")
+
+
+def decode_bytes(data: bytes, charset: str | None = None) -> str:
+    """Bytes to text: the declared charset when it works, else guessed, never raising.
+
+    Mislabelled bounces are common: ISO-2022-JP sent as us-ascii, UTF-8 with no charset,
+    UTF-7. We try the declared charset, then ISO-2022-JP when its escapes are present, UTF-8,
+    and finally cp1252/latin-1 which decode any byte.
+    """
+    candidates: list[str] = []
+    if charset:
+        name = charset.strip().strip('"').lower()
+        try:
+            codecs.lookup(name)
+            candidates.append(name)
+        except LookupError:
+            pass
+    if _ISO2022_ESC.search(data):
+        candidates.insert(0, "iso-2022-jp")
+    candidates += ["utf-8", "cp1252"]
+    for name in candidates:
+        if name in ("us-ascii", "ascii") and any(b > 0x7F for b in data):
+            continue
+        try:
+            return data.decode(name)
+        except (UnicodeError, LookupError):
+            continue
+    return data.decode("latin-1")
+
+
+def _unsurrogate(text: str) -> str:
+    # compat32 parsing of bytes keeps raw 8-bit octets as surrogate escapes; ISO-2022-JP is
+    # 7-bit but still needs decoding.
+    if any("\udc80" <= ch <= "\udcff" for ch in text) or "\x1b" in text:
+        return decode_bytes(text.encode("ascii", "surrogateescape"))
+    return text
+
+
+def raw_header(msg: Message, name: str) -> str | None:
+    """A header's stored value (8-bit octets intact, unlike ``msg.get``), or None."""
+    name = name.lower()
+    for key, value in msg.raw_items():
+        if key.lower() == name:
+            return _unsurrogate(str(value))
+    return None
+
+
+def unfold(value: str) -> str:
+    """RFC 5322 §2.2.3 unfolding, plus joining the lines of a folded Diagnostic-Code."""
+    return re.sub(r"[ \t]*(?:\r\n|\r|\n)[ \t]*", " ", value).strip()
+
+
+def decode_header_value(value: object) -> str:
+    """A header value as text: 8-bit octets decoded, RFC 2047 encoded words decoded."""
+    text = _unsurrogate(str(value))
+    if "=?" not in text:
+        return unfold(text)
+    try:
+        pieces = []
+        for chunk, charset in decode_header(text):
+            if isinstance(chunk, bytes):
+                pieces.append(decode_bytes(chunk, charset))
+            else:
+                pieces.append(chunk)
+        return unfold("".join(pieces))
+    except (ValueError, LookupError, UnicodeError, AssertionError):
+        return unfold(text)
+
+
+def part_text(part: Message) -> str:
+    """The decoded text of a non-multipart part (transfer encoding and charset undone)."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        # message/* parts the parser split into sub-messages: rebuild their text.
+        return "\n\n".join(_message_text(sub) for sub in payload if isinstance(sub, Message))
+    try:
+        raw = part.get_payload(decode=True)
+    except (ValueError, LookupError, AssertionError):
+        raw = None
+    if not isinstance(raw, bytes):
+        raw = str(payload).encode("ascii", "surrogateescape")
+    return decode_bytes(raw, part.get_content_charset())
+
+
+def _message_text(sub: Message) -> str:
+    lines = [f"{name}: {_unsurrogate(str(value))}" for name, value in sub.raw_items()]
+    if not sub.is_multipart():
+        raw = sub.get_payload(decode=True)
+        body = decode_bytes(raw) if isinstance(raw, bytes) else ""
+        if body.strip():
+            lines.append("")
+            lines.append(body)
+    return "\n".join(lines)
+
+
+_FIELD_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)")
+
+
+def field_groups(text: str) -> list[list[tuple[str, str]]]:
+    """Split a delivery-status body into groups of (lower-case name, unfolded value).
+
+    RFC 3464 §2.1: the body is blocks of header-style fields separated by blank lines; the
+    first is per-message, each later one per-recipient. Continuation lines start with white
+    space (RFC 5322 §2.2.3). Lines that are not fields are skipped.
+    """
+    groups: list[list[tuple[str, str]]] = []
+    current: list[tuple[str, str]] = []
+    for line in re.split(r"\r\n|\r|\n", text):
+        if not line.strip():
+            if current:
+                groups.append(current)
+                current = []
+            continue
+        if line[0] in " \t" and current:
+            name, value = current[-1]
+            current[-1] = (name, f"{value} {line.strip()}".strip())
+            continue
+        m = _FIELD_RE.fullmatch(line.rstrip())
+        if m is not None:
+            current.append((m[1].lower(), m[2].strip()))
+    if current:
+        groups.append(current)
+    return groups
+
+
+_UNITEXT_RE: Final = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
+
+
+def _decode_unitext(text: str) -> str:
+    # RFC 6533 §3.2: embedded-unicode-char = %x5C.78 "{" HEXPOINT "}"
+    def repl(m: re.Match[str]) -> str:
+        point = int(m[1], 16)
+        return chr(point) if point < 0x110000 and not 0xD800 <= point <= 0xDFFF else m[0]
+
+    return _UNITEXT_RE.sub(repl, text)
+
+
+def typed_address(value: str) -> TypedAddress | None:
+    """``address-type ; generic-address`` (RFC 3464 §2.3.1/§2.3.2; RFC 6533 §3 ``utf-8``).
+
+    Tolerates a missing type, angle brackets, comments and quotes around the address.
+    """
+    value = value.strip()
+    if not value:
+        return None
+    addr_type: str | None = None
+    m = re.match(r"([A-Za-z0-9][A-Za-z0-9.+-]*)[ \t]*;[ \t]*(.*)", value)
+    if m is not None:
+        addr_type, value = m[1].lower(), m[2].strip()
+    address = _decode_unitext(value)
+    bracket = re.search(r"<([^<>]*)>", address)
+    if bracket is not None and bracket[1].strip():
+        address = bracket[1]
+    address = address.strip().strip('"').strip()
+    address = re.sub(r"\s*\(.*?\)\s*$", "", address).strip()
+    if not address:
+        return None
+    return TypedAddress(type=addr_type, address=address)
+
+
+def diagnostic(value: str) -> Diagnostic:
+    """``diagnostic-type ; *text`` (RFC 3464 §2.3.6); a missing type is tolerated."""
+    value = unfold(value)
+    m = re.match(r"([A-Za-z][A-Za-z0-9-]*)[ \t]*;[ \t]*(.*)", value, re.S)
+    if m is not None:
+        return Diagnostic(type=m[1].lower(), text=m[2].strip())
+    return Diagnostic(type=None, text=value)
+
+
+_REPLY_RE: Final = re.compile(r"(?<![0-9.\-/:])([245][0-5][0-9])(?=[ \-]|$)", re.M)
+
+
+def reply_code_in(text: str) -> int | None:
+    """The first RFC 5321 §4.2 reply code that stands as a word in ``text``, or None."""
+    for m in _REPLY_RE.finditer(text):
+        start = m.start()
+        # "<code> <text>" or "<code>-<text>": not part of a date, address, IP or size.
+        before = text[max(0, start - 1) : start]
+        if before and before not in " \t\"'([<;:=#\n":
+            continue
+        return int(m[1])
+    return None
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """An RFC 5322 date-time (RFC 3464 §2.2.5, §2.3.7), or None when it cannot be read."""
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def specific_status(
+    raw: str | None, diag_text: str | None
+) -> tuple[EnhancedStatus | None, str | None]:
+    """The Status field's code, replaced by the Diagnostic-Code's when the field says X.0.0.
+
+    Many MTAs write ``Status: 5.0.0`` with ``Diagnostic-Code: smtp; 550 5.1.1 ...``; the code
+    in the remote reply is the more specific answer. Returns (status, raw status).
+    """
+    status = None
+    if raw:
+        status = EnhancedStatus.search(raw)
+    from_diag = EnhancedStatus.search(diag_text) if diag_text else None
+    if status is None:
+        return from_diag, raw
+    if (
+        from_diag is not None
+        and status.subject == 0
+        and status.detail == 0
+        and from_diag.klass == status.klass
+    ):
+        return from_diag, raw
+    return status, raw
+
+
+def iter_parts(msg: Message) -> Iterator[Message]:
+    """Every part of ``msg``, depth first, not descending into returned messages."""
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        yield part
+        if part.is_multipart() and part.get_content_type() not in (
+            "message/rfc822",
+            "message/global",
+        ):
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
