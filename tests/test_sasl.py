@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import base64
+import string
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -14,6 +15,7 @@ from smtpcore._status import (
     AUTH_BAD_BASE64,
     AUTH_CANCELLED,
     AUTH_FAILED,
+    AUTH_MECH_UNKNOWN,
     AUTH_TOO_LONG,
 )
 from smtpcore.sasl import Challenge, Failure, Success
@@ -353,3 +355,536 @@ def test_cram_md5_client_needs_a_challenge() -> None:
         sasl.CramMD5("tim", "x").respond(b"")
     with pytest.raises(SASLError):
         sasl.CramMD5Server(STORE, b"")
+
+
+# ---------------------------------------------------------------------------------------------
+# SASLprep (RFC 4013 §3 examples)
+
+
+@pytest.mark.parametrize(
+    ("given_text", "prepared"),
+    [
+        ("I\u00adX", "IX"),  # SOFT HYPHEN mapped to nothing
+        ("user", "user"),
+        ("USER", "USER"),  # case preserved
+        ("\u00aa", "a"),  # NFKC
+        ("\u2168", "IX"),  # NFKC
+    ],
+)
+def test_saslprep_rfc4013_examples(given_text: str, prepared: str) -> None:
+    assert sasl.saslprep(given_text) == prepared
+
+
+@pytest.mark.parametrize("bad", ["\u0007", "\u0627\u0031"])  # prohibited; bidi check
+def test_saslprep_rfc4013_errors(bad: str) -> None:
+    with pytest.raises(SASLError):
+        sasl.saslprep(bad)
+
+
+def test_saslprep_unassigned_only_in_queries() -> None:
+    unassigned = "\u0221"  # unassigned in Unicode 3.2 (RFC 3454 table A.1)
+    assert sasl.saslprep(unassigned, allow_unassigned=True) == unassigned
+    with pytest.raises(SASLError):
+        sasl.saslprep(unassigned)
+
+
+# ---------------------------------------------------------------------------------------------
+# SCRAM-SHA-256 (RFC 5802, RFC 7677)
+
+C_NONCE = "rOprNGfwEbeRWgbNEkqO"
+S_NONCE = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+SALT = base64.b64decode("W22ZaJ0SNY7soEsUEjb6gQ==")
+# RFC 7677 §3, line by line.
+CLIENT_FIRST = b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
+SERVER_FIRST = (
+    b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+)
+CLIENT_FINAL = (
+    b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+    b"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+)
+SERVER_FINAL = b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+
+
+class ScramStore(sasl.DictCredentials):
+    """A store that keeps SCRAM keys, not passwords (RFC 5802 §3)."""
+
+    def __init__(self, users: dict[str, sasl.ScramCredentials]) -> None:
+        super().__init__({})
+        self.users = users
+
+    def scram_credentials(self, username: str) -> sasl.ScramCredentials | None:
+        return self.users.get(username)
+
+
+RFC7677_STORE = ScramStore({"user": sasl.scram_credentials_from_password("pencil", SALT, 4096)})
+
+
+def test_scram_client_rfc7677_example() -> None:
+    client = sasl.ScramSHA256("user", "pencil", C_NONCE)
+    assert client.initial_response() == CLIENT_FIRST
+    assert client.respond(SERVER_FIRST) == CLIENT_FINAL
+    assert not client.done
+    assert client.respond(SERVER_FINAL) == b""  # the empty response to the last 334
+    assert client.done
+    client.verify_success(None)
+
+
+def test_scram_client_rfc7677_with_server_final_in_success() -> None:
+    client = sasl.ScramSHA256("user", "pencil", C_NONCE)
+    client.initial_response()
+    client.respond(SERVER_FIRST)
+    client.verify_success(SERVER_FINAL)
+    assert client.done
+
+
+def test_scram_server_rfc7677_example() -> None:
+    server = sasl.ScramSHA256Server(RFC7677_STORE, S_NONCE)
+    assert server.step(CLIENT_FIRST) == Challenge(data=SERVER_FIRST)
+    assert server.step(CLIENT_FINAL) == Challenge(data=SERVER_FINAL)
+    assert server.step(b"") == Success(authcid="user", authzid="", final_data=None)
+
+
+def test_scram_server_final_in_success_option() -> None:
+    server = sasl.ScramSHA256Server(RFC7677_STORE, S_NONCE, final_in_success=True)
+    server.step(CLIENT_FIRST)
+    assert server.step(CLIENT_FINAL) == Success(authcid="user", authzid="", final_data=SERVER_FINAL)
+
+
+def test_scram_client_rejects_tampered_server_signature() -> None:
+    client = sasl.ScramSHA256("user", "pencil", C_NONCE)
+    client.initial_response()
+    client.respond(SERVER_FIRST)
+    tampered = b"v=" + base64.b64encode(bytes(32))
+    with pytest.raises(SASLError, match="signature"):
+        client.respond(tampered)
+    assert not client.done
+    with pytest.raises(SASLError):
+        client.verify_success(None)
+
+
+def test_scram_client_needs_the_server_proof() -> None:
+    # RFC 5802 §5: the client authenticates the server; a 235 without it is not enough.
+    client = sasl.ScramSHA256("user", "pencil", C_NONCE)
+    client.initial_response()
+    client.respond(SERVER_FIRST)
+    with pytest.raises(SASLError, match="never proved"):
+        client.verify_success(None)
+
+
+def test_scram_client_reports_server_error() -> None:
+    client = sasl.ScramSHA256("user", "pencil", C_NONCE)
+    client.initial_response()
+    client.respond(SERVER_FIRST)
+    with pytest.raises(SASLError, match="invalid-proof"):
+        client.respond(b"e=invalid-proof")
+
+
+@pytest.mark.parametrize(
+    ("server_first", "message"),
+    [
+        # RFC 7677 §4: the iteration count "SHOULD be at least 4096".
+        (SERVER_FIRST.replace(b"i=4096", b"i=4095"), "below the minimum"),
+        (SERVER_FIRST.replace(b"i=4096", b"i=99999999"), "above the maximum"),
+        (SERVER_FIRST.replace(b"i=4096", b"i=0"), "iteration count"),
+        (SERVER_FIRST.replace(b"i=4096", b"i=04096"), "iteration count"),
+        # RFC 5802 §5.1: the nonce must start with the client's nonce.
+        (SERVER_FIRST.replace(b"r=rOpr", b"r=XOpr"), "nonce"),
+        (b"r=rOprNGfwEbeRWgbNEkqO,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", "nonce"),
+        # RFC 5802 §5.1 "m": a mandatory extension the client does not know.
+        (b"m=ext," + SERVER_FIRST, "extension"),
+        (SERVER_FIRST.replace(b"s=W22Z", b"s=!22Z"), "base64"),
+        (b"garbage", "malformed"),
+        (SERVER_FIRST.replace(b",s=", b",x="), "s="),
+    ],
+)
+def test_scram_client_rejects_bad_server_first(server_first: bytes, message: str) -> None:
+    client = sasl.ScramSHA256("user", "pencil", C_NONCE)
+    client.initial_response()
+    with pytest.raises(SASLError, match=message):
+        client.respond(server_first)
+
+
+def test_scram_client_iteration_floor_is_configurable() -> None:
+    client = sasl.ScramSHA256("user", "pencil", C_NONCE, min_iterations=1)
+    client.initial_response()
+    assert client.respond(SERVER_FIRST.replace(b"i=4096", b"i=4095")).startswith(b"c=biws,")
+
+
+def test_scram_client_first_without_initial_response() -> None:
+    # RFC 4422 §5 (2a): without an initial response the server sends an empty challenge.
+    client = sasl.ScramSHA256("user", "pencil", C_NONCE)
+    assert client.respond(b"") == CLIENT_FIRST
+    assert client.respond(SERVER_FIRST) == CLIENT_FINAL
+
+
+def test_scram_client_checks_its_inputs() -> None:
+    with pytest.raises(SASLError):
+        sasl.ScramSHA256("user", "pencil", "has,comma")
+    with pytest.raises(SASLError):
+        sasl.ScramSHA256("user", "pencil", "")
+    with pytest.raises(SASLError):
+        sasl.ScramSHA256("", "pencil", C_NONCE)
+    with pytest.raises(SASLError):
+        sasl.ScramSHA256("user", "bell\u0007", C_NONCE)  # SASLprep prohibits controls
+    with pytest.raises(SASLError):
+        sasl.ScramSHA256("user", "pencil", C_NONCE).respond(SERVER_FIRST)  # nothing sent yet
+
+
+def test_saslname_escaping() -> None:
+    # RFC 5802 §5.1: "',' or '=' in usernames are sent as '=2C' and '=3D' respectively."
+    assert sasl.escape_saslname("a,b=c") == b"a=2Cb=3Dc"
+    assert sasl.unescape_saslname(b"a=2Cb=3Dc") == "a,b=c"
+    client = sasl.ScramSHA256("a,b=c", "pencil", C_NONCE)
+    assert client.initial_response() == b"n,,n=a=2Cb=3Dc,r=" + C_NONCE.encode()
+    # "... '=' not followed by either '2C' or '3D', then the server MUST fail".
+    for bad in (b"a=2c", b"a=41", b"a=", b"a,b", b""):
+        with pytest.raises(SASLError):
+            sasl.unescape_saslname(bad)
+
+
+def test_scram_server_fails_on_bad_saslname() -> None:
+    server = sasl.ScramSHA256Server(RFC7677_STORE, S_NONCE)
+    result = server.step(b"n,,n=us=41er,r=" + C_NONCE.encode())
+    assert isinstance(result, Failure) and result.hint.code == 501
+
+
+def scram_pair_until_final(
+    password: str, store: sasl.CredentialStore, salt_key: bytes | None = None
+) -> sasl.StepResult:
+    client = sasl.ScramSHA256("user", password, C_NONCE)
+    server = sasl.ScramSHA256Server(store, S_NONCE, salt_key=salt_key)
+    first = server.step(client.initial_response())
+    assert isinstance(first, Challenge)
+    return server.step(client.respond(first.data))
+
+
+def test_scram_server_wrong_password() -> None:
+    result = scram_pair_until_final("pencil!", RFC7677_STORE)
+    assert isinstance(result, Failure) and result.hint == AUTH_FAILED
+    assert "invalid-proof" in result.reason
+
+
+def test_scram_server_unknown_user() -> None:
+    store = sasl.DictCredentials({"someone": "else"})
+    quick = sasl.ScramSHA256Server(store, S_NONCE).step(CLIENT_FIRST)
+    assert isinstance(quick, Failure) and quick.hint == AUTH_FAILED
+    # With salt_key the unknown user gets a full exchange that fails at the proof, with a
+    # salt that is stable per user like a real one.
+    slow = scram_pair_until_final("pencil", store, salt_key=b"k" * 32)
+    assert isinstance(slow, Failure) and slow.hint == AUTH_FAILED
+    salts = {
+        sasl.ScramSHA256Server(store, nonce, salt_key=b"k" * 32).step(CLIENT_FIRST)
+        for nonce in ("n1", "n2")
+    }
+    assert len({s.data.split(b",")[1] for s in salts if isinstance(s, Challenge)}) == 1
+
+
+def test_scram_server_from_password_store() -> None:
+    store = sasl.DictCredentials({"user": "pencil"})
+    for server in (
+        sasl.ScramSHA256Server(store, S_NONCE),
+        sasl.ScramSHA256Server(store, S_NONCE, salt_key=b"secret"),
+        sasl.ScramSHA256Server(store, S_NONCE, iterations=5000),
+    ):
+        client = sasl.ScramSHA256("user", "pencil", C_NONCE)
+        result, _ = run_exchange(client, server)
+        assert result == Success(authcid="user", authzid="")
+        assert client.done
+
+
+@pytest.mark.parametrize(
+    ("client_first", "hint_code"),
+    [
+        (b"p=tls-unique,,n=user,r=abc", 535),  # channel binding not supported
+        (b"x,,n=user,r=abc", 501),
+        (b"n,,m=ext,n=user,r=abc", 535),  # mandatory extension
+        (b"n,,n=user", 501),
+        (b"n,n=user,r=abc", 501),
+        (b"n,,n=user,r=a b", 501),
+        (b"n,,r=abc,n=user", 501),
+    ],
+)
+def test_scram_server_rejects_bad_client_first(client_first: bytes, hint_code: int) -> None:
+    result = sasl.ScramSHA256Server(RFC7677_STORE, S_NONCE).step(client_first)
+    assert isinstance(result, Failure)
+    assert result.hint.code == hint_code
+
+
+def test_scram_server_accepts_y_flag() -> None:
+    # RFC 5802 §6: "y" means the client supports channel binding but thinks the server does
+    # not; a server without -PLUS carries on.
+    server = sasl.ScramSHA256Server(RFC7677_STORE, S_NONCE)
+    assert isinstance(server.step(b"y,,n=user,r=" + C_NONCE.encode()), Challenge)
+
+
+@pytest.mark.parametrize(
+    "client_final",
+    [
+        CLIENT_FINAL.replace(b"c=biws", b"c=eSws"),  # "y,," instead of "n,,"
+        CLIENT_FINAL.replace(b"$k0,", b"$k1,"),  # nonce changed
+        CLIENT_FINAL.replace(b"p=dHzb", b"p=dHzc"),  # proof changed
+        CLIENT_FINAL.rpartition(b",")[0],  # no proof
+        CLIENT_FINAL[:-4] + b"AA==",  # proof too short
+    ],
+)
+def test_scram_server_rejects_bad_client_final(client_final: bytes) -> None:
+    server = sasl.ScramSHA256Server(RFC7677_STORE, S_NONCE)
+    server.step(CLIENT_FIRST)
+    assert isinstance(server.step(client_final), Failure)
+
+
+def test_scram_server_wants_an_empty_last_response() -> None:
+    server = sasl.ScramSHA256Server(RFC7677_STORE, S_NONCE)
+    server.step(CLIENT_FIRST)
+    server.step(CLIENT_FINAL)
+    assert isinstance(server.step(b"x"), Failure)
+
+
+def test_scram_authzid() -> None:
+    class Policy(ScramStore):
+        def authorize(self, authcid: str, authzid: str) -> bool:
+            return authzid == "Ursel"
+
+    creds = sasl.scram_credentials_from_password("pencil", SALT, 4096)
+    client = sasl.ScramSHA256("user", "pencil", C_NONCE, authzid="Ursel")
+    assert client.initial_response().startswith(b"n,a=Ursel,n=user,")
+    result, _ = run_exchange(client, sasl.ScramSHA256Server(Policy({"user": creds}), S_NONCE))
+    assert result == Success(authcid="user", authzid="Ursel")
+    refused, _ = run_exchange(
+        sasl.ScramSHA256("user", "pencil", C_NONCE, authzid="Ursel"),
+        sasl.ScramSHA256Server(RFC7677_STORE, S_NONCE),
+    )
+    assert isinstance(refused, Failure)
+
+
+def test_scram_password_is_saslprepped_on_both_sides() -> None:
+    # RFC 5802 §2.2 Normalize(): "I<SOFT HYPHEN>X" and "IX" are the same password.
+    store = sasl.DictCredentials({"user": "IX"})
+    result, _ = run_exchange(
+        sasl.ScramSHA256("user", "I\u00adX", C_NONCE), sasl.ScramSHA256Server(store, S_NONCE)
+    )
+    assert isinstance(result, Success)
+
+
+def test_scram_credentials_from_password_checks() -> None:
+    with pytest.raises(SASLError):
+        sasl.scram_credentials_from_password("pencil", b"", 4096)
+    with pytest.raises(SASLError):
+        sasl.scram_credentials_from_password("pencil", SALT, 0)
+    with pytest.raises(SASLError):
+        sasl.scram_credentials_from_password("\u00ad", SALT, 4096)  # empty after SASLprep
+
+
+# ---------------------------------------------------------------------------------------------
+# XOAUTH2 (developers.google.com/gmail/imap/xoauth2-protocol)
+
+GOOGLE_TOKEN = "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"
+GOOGLE_LINE = (
+    b"dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNr"
+    b"QmhkSFJoZG1semRHRXVZMjl0Q2cBAQ=="
+)
+
+
+def test_xoauth2_google_example() -> None:
+    client = sasl.XOAuth2("someuser@example.com", GOOGLE_TOKEN)
+    assert sasl.encode_response(client.initial_response(), initial=True) == GOOGLE_LINE
+    store = sasl.DictCredentials({}, tokens={"someuser@example.com": GOOGLE_TOKEN})
+    result = sasl.XOAuth2Server(store).step(sasl.decode_response(GOOGLE_LINE))
+    assert result == Success(authcid="someuser@example.com", authzid="")
+
+
+def test_xoauth2_client_answers_the_error_challenge_with_empty_response() -> None:
+    # Google's failure example: the server sends a base64 JSON error as a challenge, and the
+    # client replies with an empty response.
+    client = sasl.XOAuth2("someuser@example.com", GOOGLE_TOKEN)
+    client.initial_response()
+    challenge = sasl.decode_challenge(
+        b"eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdv"
+        b"b2dsZS5jb20vIn0K"
+    )
+    assert client.respond(challenge) == b""
+    assert client.error is not None and '"status":"401"' in client.error
+    with pytest.raises(SASLError):
+        client.respond(challenge)
+
+
+def test_xoauth2_refused_token_pair() -> None:
+    store = sasl.DictCredentials({}, tokens={"u@example.com": "good"})
+    client = sasl.XOAuth2("u@example.com", "bad")
+    result, lines = run_exchange(client, sasl.XOAuth2Server(store))
+    assert isinstance(result, Failure) and result.hint == AUTH_FAILED
+    assert lines[-1] == b""  # the empty reply to the JSON error
+    assert client.error == sasl.XOAUTH2_DEFAULT_ERROR.decode()
+
+
+def test_xoauth2_token_callable_is_called_once() -> None:
+    calls: list[int] = []
+
+    def token() -> str:
+        calls.append(1)
+        return "fresh"
+
+    client = sasl.XOAuth2("u@example.com", token)
+    assert calls == []
+    first = client.initial_response()
+    assert client.respond(b"") == first  # the "334 " for a skipped initial response
+    assert calls == [1]
+    assert sasl.XOAuth2("u", lambda: "").done is False
+    with pytest.raises(SASLError):
+        sasl.XOAuth2("u", lambda: "").initial_response()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        b"user=u\x01auth=Bearer t\x01",
+        b"user=u\x01auth=Basic t\x01\x01",
+        b"auth=Bearer t\x01user=u\x01\x01",
+        b"user=\x01auth=Bearer t\x01\x01",
+    ],
+)
+def test_xoauth2_server_malformed(message: bytes) -> None:
+    store = sasl.DictCredentials({}, tokens={"u": "t"})
+    result = sasl.XOAuth2Server(store).step(message)
+    assert isinstance(result, Failure) and result.hint.code == 501
+
+
+def test_xoauth2_server_needs_a_token_store() -> None:
+    class PasswordsOnly:
+        def password_for(self, username: str) -> str | None:
+            return None
+
+        def verify_password(self, username: str, password: str) -> bool:
+            return False
+
+    with pytest.raises(SASLError):
+        sasl.server_mechanism("XOAUTH2", PasswordsOnly())
+    with pytest.raises(SASLError):
+        sasl.XOAuth2("u\x01", "t").initial_response()
+
+
+# ---------------------------------------------------------------------------------------------
+# Registries, factories, choice
+
+
+def test_registries_match() -> None:
+    assert (
+        set(sasl.CLIENT_MECHANISMS) == set(sasl.SERVER_MECHANISMS) == set(sasl.DEFAULT_PREFERENCE)
+    )
+    for name, cls in sasl.CLIENT_MECHANISMS.items():
+        assert cls.name == name == sasl.SERVER_MECHANISMS[name].name
+
+
+@pytest.mark.parametrize(
+    ("offered", "preference", "chosen"),
+    [
+        (["LOGIN", "PLAIN"], sasl.DEFAULT_PREFERENCE, "PLAIN"),
+        (["plain", "cram-md5", "login"], sasl.DEFAULT_PREFERENCE, "CRAM-MD5"),
+        (["PLAIN", "SCRAM-SHA-256", "XOAUTH2"], sasl.DEFAULT_PREFERENCE, "SCRAM-SHA-256"),
+        (["LOGIN", "PLAIN", "XOAUTH2"], sasl.DEFAULT_PREFERENCE, "XOAUTH2"),
+        (["LOGIN", "PLAIN", "XOAUTH2"], sasl.PASSWORD_PREFERENCE, "PLAIN"),
+        (["GSSAPI", "NTLM"], sasl.DEFAULT_PREFERENCE, None),
+        ([], sasl.DEFAULT_PREFERENCE, None),
+        (["PLAIN", "LOGIN"], ["login", "plain"], "LOGIN"),
+    ],
+)
+def test_choose_mechanism(offered: list[str], preference: list[str], chosen: str | None) -> None:
+    assert sasl.choose_mechanism(offered, preference) == chosen
+
+
+def test_factories_reject_unknown_and_incomplete() -> None:
+    with pytest.raises(SASLError) as info:
+        sasl.client_mechanism("GSSAPI", username="u", password="p")
+    assert info.value.reply_hint == AUTH_MECH_UNKNOWN
+    with pytest.raises(SASLError) as info:
+        sasl.server_mechanism("DIGEST-MD5", STORE)
+    assert info.value.reply_hint == AUTH_MECH_UNKNOWN
+    with pytest.raises(SASLError):
+        sasl.client_mechanism("PLAIN", username="u")
+    with pytest.raises(SASLError):
+        sasl.client_mechanism("XOAUTH2", username="u", password="p")
+    with pytest.raises(SASLError):
+        sasl.client_mechanism("SCRAM-SHA-256", username="u", password="p")
+    with pytest.raises(SASLError):
+        sasl.client_mechanism("LOGIN", username="u", password="p", authzid="other")
+    with pytest.raises(SASLError):
+        sasl.server_mechanism("SCRAM-SHA-256", STORE)
+    with pytest.raises(SASLError):
+        sasl.server_mechanism("CRAM-MD5", STORE)
+
+
+def make_pair(
+    name: str, username: str, password: str, store_password: str | None = None
+) -> tuple[sasl.ClientMechanism, sasl.ServerMechanism]:
+    stored = password if store_password is None else store_password
+    store = sasl.DictCredentials({username: stored}, tokens={username: stored})
+    client = sasl.client_mechanism(
+        name.lower(),
+        username=username,
+        password=password,
+        token=password,
+        nonce="client-nonce" if name == "SCRAM-SHA-256" else None,
+    )
+    server = sasl.server_mechanism(
+        name, store, nonce="server-nonce", challenge=b"<1.2@host.example>"
+    )
+    return client, server
+
+
+@pytest.mark.parametrize("use_initial", [True, False])
+@pytest.mark.parametrize("name", sasl.DEFAULT_PREFERENCE)
+def test_every_mechanism_pair(name: str, use_initial: bool) -> None:
+    client, server = make_pair(name, "tim", "tanstaaftanstaaf")
+    result, lines = run_exchange(client, server, use_initial=use_initial)
+    assert result == Success(authcid="tim", authzid="")
+    assert client.done and server.done
+    if name in ("SCRAM-SHA-256", "CRAM-MD5"):  # the password itself never crosses the wire
+        assert all(b"tanstaaf" not in base64.b64decode(line) for line in lines)
+
+
+@pytest.mark.parametrize("name", sasl.DEFAULT_PREFERENCE)
+def test_every_mechanism_wrong_secret(name: str) -> None:
+    client, server = make_pair(name, "tim", "tanstaaftanstaaf", store_password="other")
+    result, _ = run_exchange(client, server)
+    assert isinstance(result, Failure)
+    assert result.hint == AUTH_FAILED
+
+
+@pytest.mark.parametrize("name", sasl.DEFAULT_PREFERENCE)
+def test_every_mechanism_unknown_user(name: str) -> None:
+    client, _ = make_pair(name, "tim", "tanstaaftanstaaf")
+    _, server = make_pair(name, "someone", "tanstaaftanstaaf")
+    result, _ = run_exchange(client, server)
+    assert isinstance(result, Failure)
+    assert result.hint == AUTH_FAILED
+
+
+# RFC 5802 §5.1 and RFC 4616 both allow "," and "=" in names; printable ASCII is unchanged by
+# SASLprep, so every mechanism must carry it through untouched.
+PRINTABLE = st.text(alphabet=string.printable.strip() + " ", min_size=1, max_size=30)
+
+
+@given(username=PRINTABLE, password=PRINTABLE, name=st.sampled_from(sasl.DEFAULT_PREFERENCE))
+@settings(max_examples=150, deadline=None)
+def test_client_and_server_agree(username: str, password: str, name: str) -> None:
+    client, server = make_pair(name, username, password)
+    result, _ = run_exchange(client, server)
+    assert result == Success(authcid=username, authzid="")
+    client, server = make_pair(name, username, password, store_password=password + "x")
+    result, _ = run_exchange(client, server)
+    assert isinstance(result, Failure)
+
+
+@given(username=st.text(min_size=1, max_size=20), password=st.text(min_size=1, max_size=20))
+@settings(max_examples=100, deadline=None)
+def test_scram_agrees_on_any_preparable_text(username: str, password: str) -> None:
+    # RFC 5802 §5.1: the client sends the SASLprep'd username; the server looks that name up.
+    try:
+        prepared_user = sasl.saslprep(username, allow_unassigned=True)
+        client = sasl.ScramSHA256(username, password, "nonce")
+    except SASLError:
+        return  # not preparable: the client refuses up front, nothing is sent
+    store = sasl.DictCredentials({prepared_user: password})
+    result, _ = run_exchange(client, sasl.ScramSHA256Server(store, "server"))
+    assert result == Success(authcid=prepared_user, authzid="")
