@@ -2,9 +2,24 @@
 
 ``import smtpcore`` loads the sans-I/O API only: no sockets, no asyncio, no ssl, no dns.
 The transports live in :mod:`smtpcore.sync` and :mod:`smtpcore.aio`; MX resolution in
-:mod:`smtpcore.mx`; delivery status notifications in :mod:`smtpcore.dsn`.
+:mod:`smtpcore.mx`; delivery status notifications in :mod:`smtpcore.dsn`; SASL in
+:mod:`smtpcore.sasl`.
 """
 
+from ._addresses import (
+    Address as Address,
+    AddressError as AddressError,
+    domain_to_ascii as domain_to_ascii,
+    format_path as format_path,
+    parse_path as parse_path,
+)
+from ._client import ClientConnection as ClientConnection
+from ._config import (
+    ClientConfig as ClientConfig,
+    Limits as Limits,
+    ServerConfig as ServerConfig,
+    Timeouts as Timeouts,
+)
 from ._errors import (
     ConnectError as ConnectError,
     ConnectTimeout as ConnectTimeout,
@@ -26,30 +41,112 @@ from ._errors import (
     WriteError as WriteError,
     WriteTimeout as WriteTimeout,
 )
+from ._events import (
+    NEED_DATA as NEED_DATA,
+    PAUSED as PAUSED,
+    Auth as Auth,
+    AuthCancel as AuthCancel,
+    AuthResponse as AuthResponse,
+    Bdat as Bdat,
+    Command as Command,
+    ConnectionClosed as ConnectionClosed,
+    Data as Data,
+    DeliverBy as DeliverBy,
+    Ehlo as Ehlo,
+    EndOfChunk as EndOfChunk,
+    EndOfMessage as EndOfMessage,
+    Event as Event,
+    Expn as Expn,
+    Helo as Helo,
+    Help as Help,
+    InvalidCommand as InvalidCommand,
+    Lhlo as Lhlo,
+    Mail as Mail,
+    MailParams as MailParams,
+    MessageData as MessageData,
+    Noop as Noop,
+    OriginalRecipient as OriginalRecipient,
+    Quit as Quit,
+    Rcpt as Rcpt,
+    RcptParams as RcptParams,
+    Reply as Reply,
+    Rset as Rset,
+    StartTLS as StartTLS,
+    UnknownCommand as UnknownCommand,
+    Vrfy as Vrfy,
+)
+from ._extensions import Capabilities as Capabilities
+from ._server import ServerConnection as ServerConnection
+from ._state import State as State
 from ._status import EnhancedStatus as EnhancedStatus, StatusHint as StatusHint
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "NEED_DATA",
+    "PAUSED",
+    "Address",
+    "AddressError",
+    "Auth",
+    "AuthCancel",
+    "AuthResponse",
+    "Bdat",
+    "Capabilities",
+    "ClientConfig",
+    "ClientConnection",
+    "Command",
     "ConnectError",
     "ConnectTimeout",
+    "ConnectionClosed",
     "DSNError",
+    "Data",
+    "DeliverBy",
+    "Ehlo",
+    "EndOfChunk",
+    "EndOfMessage",
     "EnhancedStatus",
+    "Event",
+    "Expn",
+    "Helo",
+    "Help",
+    "InvalidCommand",
+    "Lhlo",
+    "Limits",
     "LocalProtocolError",
     "MXError",
+    "Mail",
+    "MailParams",
+    "MessageData",
     "NetworkError",
+    "Noop",
+    "OriginalRecipient",
     "PermanentReplyError",
     "ProtocolError",
+    "Quit",
+    "Rcpt",
+    "RcptParams",
     "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",
+    "Reply",
     "ReplyError",
+    "Rset",
     "SASLError",
     "SMTPCoreError",
     "SMTPTimeoutError",
+    "ServerConfig",
+    "ServerConnection",
+    "StartTLS",
+    "State",
     "StatusHint",
     "TLSError",
+    "Timeouts",
     "TransientReplyError",
+    "UnknownCommand",
+    "Vrfy",
     "WriteError",
     "WriteTimeout",
+    "domain_to_ascii",
+    "format_path",
+    "parse_path",
 ]

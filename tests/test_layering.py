@@ -51,7 +51,7 @@ def layer_of(module: str) -> int:
         return ADAPTERS
     if head in {"mx", "dsn", "relay"} or head.startswith(("_dsn", "_relay")):
         return SERVICES
-    if head in {"_cli", "__main__", "_tools"} or head.startswith("_cli"):
+    if head in {"_cli", "__main__", "_tools"} or head.startswith("_cli_"):
         return APPLICATION
     return CORE
 
@@ -140,3 +140,5 @@ def test_layer_of_knows_the_design() -> None:
     assert layer_of("smtpcore._async.client") == ADAPTERS
     assert layer_of("smtpcore.mx") == SERVICES
     assert layer_of("smtpcore._cli") == APPLICATION
+    assert layer_of("smtpcore._cli_mx") == APPLICATION
+    assert layer_of("smtpcore._client") == CORE

@@ -1,0 +1,297 @@
+"""The client engine: commands into bytes, received bytes into replies.
+
+A FIFO matches each reply to its command across a PIPELINING group (RFC 2920). The engine
+knows which commands may be grouped, when message data may flow (only after 354), and what
+the replies did to the session; it refuses misuse with :class:`LocalProtocolError` and a
+broken server with :class:`RemoteProtocolError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from typing import NamedTuple
+
+from ._commands import format_command, mail_param_items, rcpt_param_items
+from ._config import ClientConfig
+from ._connection import ConnectionBase, step_of
+from ._data import DataEncoder
+from ._errors import LocalProtocolError
+from ._events import (
+    NEED_DATA,
+    PAUSED,
+    Auth,
+    AuthCancel,
+    AuthResponse,
+    Bdat,
+    Command,
+    ConnectionClosed,
+    Ehlo,
+    EndOfMessage,
+    Event,
+    Helo,
+    Lhlo,
+    Mail,
+    MessageData,
+    Rcpt,
+    Reply,
+)
+from ._extensions import Capabilities, parameter_allowed
+from ._receivebuffer import LINE_TOO_LONG
+from ._replies import ReplyAssembler
+from ._state import GROUP_ENDERS, State, next_state, reply_allowed, step_allowed
+
+__all__ = ["ClientConnection"]
+
+
+class _Pending(NamedTuple):
+    step: str
+    command: Command | None
+    replies: int  # how many replies this step takes (LMTP: one per accepted recipient)
+
+
+class ClientConnection(ConnectionBase):
+    """One SMTP (or LMTP) session, client side, without I/O.
+
+    ``send(command)`` returns the bytes to write; ``receive_data()`` and ``next_event()`` turn
+    the server's bytes into :class:`Reply` events, each with ``command`` set to what it answered.
+    """
+
+    def __init__(self, *, config: ClientConfig | None = None, tls: bool = False) -> None:
+        super().__init__(tls=tls)
+        self.config = config if config is not None else ClientConfig()
+        self.capabilities: Capabilities | None = None
+        self.authenticated = False
+        self.accepted_recipients = 0
+        self._assembler = ReplyAssembler(self.config.limits)
+        self._pending: deque[_Pending] = deque()
+        self._sent_state = State.GREETING  # the state if every pending command succeeds
+        self._smtputf8 = False
+        self._encoder: DataEncoder | None = None
+        self._chunk_left = 0
+        self._chunk_cmd: Bdat | None = None
+
+    @property
+    def lmtp(self) -> bool:
+        return self.config.lmtp
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        """The steps still waiting for a reply, oldest first."""
+        return tuple(p.step for p in self._pending)
+
+    @property
+    def can_pipeline(self) -> bool:
+        return self.capabilities is not None and self.capabilities.pipelining
+
+    # --- sending ------------------------------------------------------------------------
+
+    def send(self, event: Event) -> bytes:
+        """The wire bytes for ``event`` (a Command, MessageData or EndOfMessage)."""
+        return self._guard(lambda: self._send(event), remote=False)
+
+    def _send(self, event: Event) -> bytes:
+        st = self._state
+        if st in (State.CLOSED, State.TLS):
+            raise LocalProtocolError(f"cannot send in state {st.value}")
+        if isinstance(event, MessageData):
+            return self._send_data(event.data)
+        if isinstance(event, EndOfMessage):
+            if self._encoder is None or self._pending:
+                raise LocalProtocolError("EndOfMessage outside the DATA phase")
+            out = self._encoder.finish()
+            self._encoder = None
+            self._expect(".", None)
+            return out
+        if not isinstance(event, Command):
+            raise LocalProtocolError(f"a client sends commands, not {type(event).__name__}")
+        if self._chunk_left or self._encoder is not None:
+            raise LocalProtocolError("finish the message data before the next command")
+        if st is State.GREETING:
+            raise LocalProtocolError("wait for the server's greeting (RFC 5321 §3.1)")
+        step = step_of(event)
+        self._check_send(event, step)
+        out = format_command(event, utf8=self._smtputf8 and isinstance(event, Rcpt))
+        if isinstance(event, Mail):
+            self._smtputf8 = event.params.smtputf8
+        self._expect(step, event)
+        if isinstance(event, Bdat):
+            self._chunk_left = event.size
+            self._chunk_cmd = event
+        return out
+
+    def _check_send(self, cmd: Command, step: str) -> None:
+        if self._pending:
+            ender = next((p.step for p in self._pending if p.step in GROUP_ENDERS), None)
+            if ender is not None:
+                raise LocalProtocolError(
+                    f"{step} cannot follow {ender} before its reply (RFC 2920 §3.1)"
+                )
+            if not self.can_pipeline:
+                raise LocalProtocolError(
+                    f"the server did not offer PIPELINING: wait for the reply to "
+                    f"{self._pending[-1].step} before sending {step}"
+                )
+        state = self._sent_state
+        if isinstance(cmd, (AuthResponse, AuthCancel)):
+            if self._state is not State.AUTH:
+                raise LocalProtocolError("an AUTH response needs a 334 challenge first")
+            return
+        if isinstance(cmd, (Ehlo, Helo)) and self.lmtp:
+            raise LocalProtocolError("LMTP greets with LHLO (RFC 2033 §4.1)")
+        if isinstance(cmd, Lhlo) and not self.lmtp:
+            raise LocalProtocolError("LHLO is for LMTP sessions")
+        if not step_allowed(state, step):
+            if step == "DATA" and state is State.MAIL:
+                raise LocalProtocolError("DATA needs at least one accepted recipient")
+            raise LocalProtocolError(f"{step} is not allowed in state {state.value}")
+        caps = self.capabilities or Capabilities.from_ehlo(["unknown"])
+        if isinstance(cmd, Mail):
+            for key, value in mail_param_items(cmd.params):
+                if not parameter_allowed(caps, "MAIL", key, value):
+                    raise LocalProtocolError(f"the server did not advertise {key} (MAIL)")
+            if (
+                cmd.reverse_path is not None
+                and cmd.reverse_path.needs_smtputf8
+                and not cmd.params.smtputf8
+            ):
+                raise LocalProtocolError("a non-ASCII sender needs SMTPUTF8 (RFC 6531 §3.4)")
+        if isinstance(cmd, Rcpt):
+            for key, value in rcpt_param_items(cmd.params):
+                if not parameter_allowed(caps, "RCPT", key, value):
+                    raise LocalProtocolError(f"the server did not advertise {key} (RCPT)")
+            if cmd.forward_path.needs_smtputf8 and not self._smtputf8:
+                raise LocalProtocolError("a non-ASCII recipient needs MAIL ... SMTPUTF8")
+        if isinstance(cmd, Bdat) and not caps.chunking:
+            raise LocalProtocolError("the server did not advertise CHUNKING (RFC 3030)")
+        if (
+            isinstance(cmd, Auth)
+            and caps.auth_mechanisms
+            and cmd.mechanism not in (caps.auth_mechanisms)
+        ):
+            raise LocalProtocolError(f"the server does not offer AUTH {cmd.mechanism}")
+
+    def _expect(self, step: str, cmd: Command | None) -> None:
+        replies = (
+            max(1, self.accepted_recipients) if step in (".", "BDAT LAST") and self.lmtp else 1
+        )
+        self._pending.append(_Pending(step, cmd, replies))
+        if step in {".", "BDAT LAST"}:
+            self._sent_state = State.READY
+        else:
+            self._sent_state = next_state(self._sent_state, step, 250)
+
+    def _send_data(self, data: bytes) -> bytes:
+        if self._chunk_left or self._chunk_cmd is not None:
+            if len(data) > self._chunk_left:
+                raise LocalProtocolError(
+                    f"BDAT chunk overflow: {len(data)} octets, {self._chunk_left} announced"
+                )
+            self._chunk_left -= len(data)
+            if not self._chunk_left:
+                self._chunk_cmd = None
+            return bytes(data)
+        if self._encoder is None:
+            raise LocalProtocolError("message data may follow only a 354 reply to DATA")
+        return self._encoder.encode(data)
+
+    # --- receiving ----------------------------------------------------------------------
+
+    def next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
+        """The next :class:`Reply`, ``ConnectionClosed``, ``NEED_DATA`` or ``PAUSED``."""
+        return self._guard(self._next_event, remote=True)
+
+    def _next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
+        if self._state is State.TLS:
+            return PAUSED
+        if self._state is State.CLOSED:
+            return ConnectionClosed()
+        while True:
+            line = self._buffer.extract_line(self.config.limits.reply_line)
+            if line is None:
+                if self._eof:
+                    self._state = State.CLOSED
+                    return ConnectionClosed()
+                return NEED_DATA
+            if line is LINE_TOO_LONG:
+                raise LocalProtocolError(
+                    f"reply line longer than {self.config.limits.reply_line} octets"
+                )
+            assert isinstance(line, bytes)
+            reply = self._assembler.add_line(line)
+            if reply is not None:
+                return self._on_reply(reply)
+
+    def _on_reply(self, reply: Reply) -> Reply:
+        st = self._state
+        code = reply.code
+        if st is State.GREETING:
+            step, pending = "GREETING", None
+        elif self._pending:
+            pending = self._pending[0]
+            step = pending.step
+        elif code == 421:  # RFC 5321 §3.8: the server is closing the channel
+            self._state = State.CLOSED
+            return dataclasses.replace(reply, command=None)
+        else:
+            raise LocalProtocolError(f"unsolicited reply {reply}")
+        if not reply_allowed(step, code):
+            raise LocalProtocolError(f"{code} is not a valid reply to {step}: {reply}")
+        new = next_state(st, step, code)
+        if step == "DATA" and code == 354:
+            new = State.DATA  # the server waits for data now, whatever we thought of it
+        positive = code < 400
+        if pending is not None:
+            if pending.replies > 1:
+                self._pending[0] = pending._replace(replies=pending.replies - 1)
+            else:
+                self._pending.popleft()
+        if step in ("EHLO", "LHLO") and positive:
+            self.capabilities = Capabilities.from_ehlo(reply.lines)
+            self._reset_transaction()
+        elif step == "HELO" and positive:
+            self.capabilities = Capabilities.from_ehlo([reply.lines[0] or "unknown"])
+            self._reset_transaction()
+        elif step in ("RSET", ".", "BDAT LAST") and (positive or step != "RSET"):
+            if pending is None or self._pending_count(step) == 0:
+                self._reset_transaction()
+        elif step == "RCPT" and positive:
+            self.accepted_recipients += 1
+        elif step == "BDAT" and not positive:
+            self._reset_transaction()
+        elif step == "DATA" and code == 354:
+            self._encoder = DataEncoder()
+        elif step in ("AUTH", "AUTH*") and code == 235:
+            self.authenticated = True
+        elif step == "STARTTLS" and code == 220 and self._buffer:
+            # The response-injection defence (RFC 3207 §5; "Why TLS is better without
+            # STARTTLS", 2021): nothing may follow the 220 before the handshake.
+            raise LocalProtocolError("the server sent data behind its 220 to STARTTLS")
+        if step == "MAIL" and not positive:
+            self._smtputf8 = False
+        self._state = new
+        if not self._pending:
+            self._sent_state = new
+        return dataclasses.replace(reply, command=step)
+
+    def _pending_count(self, step: str) -> int:
+        return sum(1 for p in self._pending if p.step == step)
+
+    def _reset_transaction(self) -> None:
+        self.accepted_recipients = 0
+        self._smtputf8 = False
+
+    def tls_established(self) -> None:
+        """Call after the TLS handshake that followed a 220 to STARTTLS: the session starts
+        over, the capabilities are forgotten and EHLO must be sent again (RFC 3207 §4.2)."""
+
+        def go() -> None:
+            if self._state is not State.TLS:
+                raise LocalProtocolError("tls_established() without a 220 to STARTTLS")
+            self.tls_active = True
+            self.capabilities = None
+            self.authenticated = False
+            self._reset_transaction()
+            self._state = self._sent_state = State.HELLO
+
+        self._guard(go, remote=False)

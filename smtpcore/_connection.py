@@ -1,0 +1,77 @@
+"""What the client and server engines share: the receive side, the state, the error rule.
+
+Pull model, as in h11: ``receive_data(bytes)`` (``b""`` is end of file), then ``next_event()``
+until it returns ``NEED_DATA`` or ``PAUSED``; ``send(event)`` returns the bytes to write.
+Any exception raised by ``next_event()`` or ``send()`` moves the connection to ``ERROR``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from ._commands import wire_verb
+from ._errors import LocalProtocolError
+from ._events import AuthCancel, AuthResponse, Bdat, Command, UnknownCommand
+from ._receivebuffer import ReceiveBuffer
+from ._state import State
+
+__all__ = ["ConnectionBase", "step_of"]
+
+R = TypeVar("R")
+
+
+def step_of(cmd: Command) -> str:
+    """The key of ``cmd`` in the state tables (see ``_state``)."""
+    if isinstance(cmd, Bdat):
+        return "BDAT LAST" if cmd.last else "BDAT"
+    if isinstance(cmd, AuthResponse):
+        return "AUTH*"
+    if isinstance(cmd, AuthCancel):
+        return "*"
+    if isinstance(cmd, UnknownCommand):
+        return "UNKNOWN"
+    return wire_verb(cmd)
+
+
+class ConnectionBase:
+    """The receive buffer, end-of-file flag and state of one side of a connection."""
+
+    def __init__(self, *, tls: bool) -> None:
+        self._buffer = ReceiveBuffer()
+        self._eof = False
+        self._state = State.GREETING
+        self.tls_active = tls
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def trailing_data(self) -> tuple[bytes, bool]:
+        """Bytes received but not processed yet, and whether end of file was seen."""
+        return self._buffer.peek(), self._eof
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Hand received bytes to the engine; ``b""`` means the peer closed the connection."""
+        if self._eof and data:
+            raise LocalProtocolError("received data after end of file")
+        if data:
+            self._buffer.feed(data)
+        else:
+            self._eof = True
+
+    def _guard(self, fn: Callable[[], R], *, remote: bool) -> R:
+        """Run ``fn``; on any error move to ERROR (and, when ``remote``, blame the peer)."""
+        if self._state is State.ERROR:
+            raise LocalProtocolError("the connection is in the ERROR state")
+        try:
+            return fn()
+        except LocalProtocolError as exc:
+            self._state = State.ERROR
+            if remote:
+                raise exc.as_remote() from None
+            raise
+        except BaseException:
+            self._state = State.ERROR
+            raise

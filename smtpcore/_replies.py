@@ -1,0 +1,114 @@
+"""Reply line codec (RFC 5321 §4.2), no state beyond one reply being assembled.
+
+Reply-line     = *( Reply-code "-" [ textstring ] CRLF )
+                 Reply-code [ SP textstring ] CRLF
+Reply-code     = %x32-35 %x30-35 %x30-39
+textstring     = 1*(%d09 / %d32-126) ; HT, SP, Printable US-ASCII
+                 (RFC 6531 §3.7.4: UTF-8 text in replies under SMTPUTF8)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from ._config import Limits
+from ._errors import LocalProtocolError
+from ._events import Reply
+
+__all__ = ["ReplyAssembler", "format_reply", "MAX_REPLY_LINE"]
+
+_REPLY_LINE: Final = re.compile(rb"([2-5][0-5][0-9])([ -]?)(.*)", re.DOTALL)
+
+# RFC 5321 §4.5.3.1.5: "The maximum total length of a reply line including the reply code
+# and the <CRLF> is 512 octets."
+MAX_REPLY_LINE: Final = 512
+
+
+class ReplyAssembler:
+    """Collects reply lines (without CRLF) into :class:`Reply` values.
+
+    Feed each line to :meth:`add_line`; it returns the Reply when the last line came, else
+    None. A malformed line, a line with another code than the first, or a reply over the
+    limits raises :class:`LocalProtocolError` (the connection re-raises it as remote).
+    """
+
+    __slots__ = ("_code", "_limits", "_lines", "_octets")
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._code: bytes | None = None
+        self._lines: list[str] = []
+        self._octets = 0
+
+    @property
+    def in_progress(self) -> bool:
+        return self._code is not None
+
+    def add_line(self, line: bytes) -> Reply | None:
+        m = _REPLY_LINE.fullmatch(line)
+        if m is None:
+            raise LocalProtocolError(f"malformed reply line {_show(line)}")
+        code, sep, text = m[1], m[2], m[3]
+        if sep == b"" and text:
+            raise LocalProtocolError(f"no separator after the reply code in {_show(line)}")
+        if self._code is not None and code != self._code:
+            raise LocalProtocolError(
+                f"reply code changed within a multi-line reply: {self._code!r} then {code!r}"
+            )
+        if b"\r" in text or b"\n" in text or b"\x00" in text:
+            raise LocalProtocolError(f"control characters in reply text {_show(line)}")
+        self._code = code
+        self._octets += len(line) + 2
+        # Invalid UTF-8 cannot break anything once decoded with replacement characters.
+        self._lines.append(text.decode("utf-8", "replace"))
+        if len(self._lines) > self._limits.reply_lines or self._octets > self._limits.reply_octets:
+            raise LocalProtocolError(
+                f"reply longer than {self._limits.reply_lines} lines or "
+                f"{self._limits.reply_octets} octets"
+            )
+        if sep == b"-":
+            return None
+        reply = Reply(code=int(code), lines=tuple(self._lines))
+        self._code = None
+        self._lines = []
+        self._octets = 0
+        return reply
+
+
+def _show(line: bytes) -> str:
+    return repr(line[:80]) + ("..." if len(line) > 80 else "")
+
+
+def _wrap(text: str, prefix: str, width: int) -> list[str]:
+    """Split one line of text into pieces whose UTF-8 form fits ``width`` octets, at spaces
+    where possible; continuation pieces start with ``prefix`` (the enhanced status code)."""
+    if len(text.encode("utf-8")) <= width:
+        return [text]
+    out: list[str] = []
+    rest = text
+    first = True
+    while rest:
+        room = width - (0 if first else len(prefix))
+        chunk = rest
+        while len(chunk.encode("utf-8")) > room:
+            cut = chunk.rfind(" ", 0, len(chunk) - 1)
+            chunk = chunk[:cut] if cut > 0 else chunk[: max(1, len(chunk) - 1)]
+        out.append(chunk if first else prefix + chunk)
+        rest = rest[len(chunk) :].lstrip(" ")
+        first = False
+    return out
+
+
+def format_reply(reply: Reply) -> bytes:
+    """The wire form of a reply, every line kept under 512 octets (RFC 5321 §4.5.3.1.5)."""
+    enh = reply.enhanced
+    prefix = "" if enh is None else f"{enh} "
+    lines: list[str] = []
+    for line in reply.lines:
+        lines.extend(_wrap(line, prefix, MAX_REPLY_LINE - 6))
+    code = str(reply.code)
+    parts = [f"{code}-{line}\r\n" for line in lines[:-1]]
+    last = lines[-1]
+    parts.append(f"{code} {last}\r\n" if last else f"{code}\r\n")
+    return "".join(parts).encode("utf-8")

@@ -1,0 +1,511 @@
+"""The server engine: commands out of received bytes, replies into bytes.
+
+The application decides policy (accept this recipient?) by answering each event with a
+:class:`Reply`; the engine enforces everything the RFCs decide: sequencing (503), syntax
+(500/501), unadvertised parameters (555), sizes (552), recipient limits (452), the error
+budget (421), bare line endings in data (554), TLS and AUTH preconditions (530/538), and it
+refuses replies that are illegal for the command they answer.
+
+A command the engine refuses comes out as :class:`InvalidCommand` carrying the reply hint;
+answer it with ``Reply.from_hint(event.hint)``. The session goes on.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from ._addresses import AddressError
+from ._commands import mail_param_items, parse_auth_line, parse_command, rcpt_param_items
+from ._config import COMMAND_LINE_ALLOWANCE, ServerConfig
+from ._connection import ConnectionBase, step_of
+from ._data import BdatReader, ContentScanner, DataDecoder
+from ._errors import LocalProtocolError
+from ._events import (
+    NEED_DATA,
+    PAUSED,
+    Auth,
+    Bdat,
+    Command,
+    ConnectionClosed,
+    Data,
+    EndOfChunk,
+    EndOfMessage,
+    Event,
+    InvalidCommand,
+    Mail,
+    MessageData,
+    Rcpt,
+    Reply,
+    StartTLS,
+)
+from ._extensions import MAIL_PARAMETERS, RCPT_PARAMETERS, Capabilities, parameter_allowed
+from ._receivebuffer import LINE_TOO_LONG
+from ._replies import format_reply
+from ._state import SESSION_STATES, State, next_state, reply_allowed, step_allowed
+from ._status import (
+    AUTH_MECH_UNKNOWN,
+    AUTH_REQUIRED,
+    BAD_SEQUENCE,
+    BARE_LINE_ENDING,
+    ENCRYPTION_REQUIRED,
+    LINE_TOO_LONG as LINE_TOO_LONG_HINT,
+    MESSAGE_TOO_BIG,
+    NOT_IMPLEMENTED,
+    PARAM_UNKNOWN,
+    SYNTAX_ERROR,
+    TLS_REQUIRED,
+    TOO_MANY_ERRORS,
+    TOO_MANY_RECIPIENTS,
+    StatusHint,
+)
+
+__all__ = ["ServerConnection"]
+
+_TOO_MANY_MESSAGES: Final = StatusHint.of(421, "4.7.0", "Too many messages, closing connection")
+_NO_RECIPIENTS: Final = StatusHint.of(554, "5.5.1", "No valid recipients")
+_BINARY_NEEDS_BDAT: Final = StatusHint.of(503, "5.5.1", "BODY=BINARYMIME needs BDAT")
+
+
+class ServerConnection(ConnectionBase):
+    """One SMTP (or LMTP) session, server side, without I/O.
+
+    ``capabilities`` is what EHLO advertises (the engine drops STARTTLS once TLS is on, and AUTH
+    before TLS when ``auth_requires_tls``); it also decides which parameters are accepted.
+    """
+
+    def __init__(
+        self,
+        *,
+        capabilities: Capabilities | None = None,
+        config: ServerConfig | None = None,
+        tls: bool = False,
+        auth_requires_tls: bool = True,
+        require_tls: bool = False,
+        require_auth: bool = False,
+    ) -> None:
+        super().__init__(tls=tls)
+        self.config = config if config is not None else ServerConfig()
+        self.capabilities = (
+            capabilities
+            if capabilities is not None
+            else Capabilities.build(domain=self.config.hostname)
+        )
+        self.auth_requires_tls = auth_requires_tls
+        self.require_tls = require_tls
+        self.require_auth = require_auth
+        self.helo_name: str | None = None
+        self.esmtp = False
+        self.authenticated = False
+        self.mail: Mail | None = None
+        self.recipients: list[Rcpt] = []
+        self.messages = 0
+        self.errors = 0
+        self.discarded_after_starttls = 0
+        self._pending: str | None = None
+        self._pending_cmd: Event | None = None
+        self._refusal: StatusHint | None = None
+        self._replies_owed = 0
+        self._decoder: DataDecoder | None = None
+        self._bdat: BdatReader | None = None
+        self._bdat_cmd: Bdat | None = None
+        self._bdat_refusal: StatusHint | None = None
+        self._bdat_total = 0
+        self._scanner = ContentScanner()
+
+    # --- what the session offers --------------------------------------------------------
+
+    @property
+    def advertised(self) -> Capabilities:
+        """The capabilities as advertised now: no STARTTLS under TLS (RFC 3207 §4.2), no
+        AUTH before TLS when it requires TLS, no AUTH once authenticated."""
+        caps = self.capabilities
+        drop = set()
+        if self.tls_active:
+            drop.add("STARTTLS")
+        if (self.auth_requires_tls and not self.tls_active) or self.authenticated:
+            drop.add("AUTH")
+        if not drop:
+            return caps
+        lines = caps.to_ehlo_lines()
+        kept = [lines[0], *(ln for ln in lines[1:] if ln.split(" ")[0].upper() not in drop)]
+        return Capabilities.from_ehlo(kept)
+
+    def ehlo_reply(self) -> Reply:
+        """The 250 reply to EHLO/LHLO listing what is advertised now."""
+        return Reply(code=250, lines=tuple(self.advertised.to_ehlo_lines()))
+
+    def greeting(self, text: str = "ESMTP ready") -> Reply:
+        """The 220 opening reply (RFC 5321 §4.3.1 / §3.1)."""
+        kind = "LMTP" if self.config.lmtp else ""
+        return Reply.of(220, f"{self.config.hostname} {kind} {text}".replace("  ", " "))
+
+    @property
+    def max_command_line(self) -> int:
+        caps = self.advertised
+        return self.config.limits.command_line + sum(
+            n for kw, n in COMMAND_LINE_ALLOWANCE.items() if caps.has(kw)
+        )
+
+    # --- receiving ----------------------------------------------------------------------
+
+    def next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
+        """The next event, ``NEED_DATA``, or ``PAUSED`` (a reply is owed, or TLS is starting)."""
+        return self._guard(self._next_event, remote=True)
+
+    def _next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
+        st = self._state
+        if st is State.CLOSED:
+            return ConnectionClosed()
+        if self._pending is not None or st in (State.GREETING, State.TLS):
+            return PAUSED
+        if st is State.DATA:
+            return self._next_data()
+        if self._bdat is not None:
+            return self._next_chunk()
+        if self.errors > self.config.limits.errors:
+            return self._invalid("", "", "too many errors", TOO_MANY_ERRORS, count=False)
+        limit = self.config.limits.auth_line if st is State.AUTH else self.max_command_line
+        line = self._buffer.extract_line(limit)
+        if line is None:
+            if self._eof:
+                self._state = State.CLOSED
+                return ConnectionClosed()
+            return NEED_DATA
+        if line is LINE_TOO_LONG:
+            return self._invalid("", "", "command line too long", LINE_TOO_LONG_HINT)
+        assert isinstance(line, bytes)
+        if st is State.AUTH:
+            return self._auth_line(line)
+        try:
+            cmd = parse_command(
+                line,
+                strict=self.config.strict,
+                utf8=self.mail is not None and self.mail.params.smtputf8,
+            )
+        except LocalProtocolError as exc:
+            verb = line.split(b" ", 1)[0].decode("ascii", "replace").upper()
+            return self._invalid(verb, line, exc.message, exc.reply_hint)
+        return self._accept(cmd, line)
+
+    def _accept(self, cmd: Command, line: bytes) -> Event | type[NEED_DATA]:
+        step = step_of(cmd)
+        refusal = self._check(cmd, step)
+        if refusal is not None:
+            if isinstance(cmd, Bdat):
+                # RFC 3030 §2: the chunk is read and discarded, never taken as commands
+                # (go-smtp#315); the refusal is the reply to the chunk.
+                self._start_chunk(cmd, refusal)
+                return self._next_chunk()
+            return self._invalid(cmd.verb or step, line, refusal.text, refusal)
+        if isinstance(cmd, Bdat):
+            self._start_chunk(cmd, None)
+            self._pending_cmd = cmd
+            return cmd
+        self._pending = step
+        self._pending_cmd = cmd
+        return cmd
+
+    def _check(self, cmd: Command, step: str) -> StatusHint | None:
+        """The refusal this command earns, or None. One place for every server-side rule."""
+        st = self._state
+        lmtp = self.config.lmtp
+        if step in ("EHLO", "HELO") and lmtp:
+            return SYNTAX_ERROR.with_text("This is LMTP: use LHLO (RFC 2033 §4.1)")
+        if step == "LHLO" and not lmtp:
+            return SYNTAX_ERROR
+        caps = self.advertised
+        if isinstance(cmd, StartTLS):
+            if self.tls_active:
+                return BAD_SEQUENCE.with_text("TLS already active")
+            if not caps.starttls:
+                return NOT_IMPLEMENTED
+        if isinstance(cmd, Auth):
+            if self.authenticated:
+                return BAD_SEQUENCE.with_text("Already authenticated (RFC 4954 §4)")
+            if self.auth_requires_tls and not self.tls_active and self.capabilities.has("AUTH"):
+                return ENCRYPTION_REQUIRED
+            if not caps.has("AUTH"):
+                return NOT_IMPLEMENTED
+            if cmd.mechanism not in caps.auth_mechanisms:
+                return AUTH_MECH_UNKNOWN
+        if not step_allowed(st, step):
+            if step == "DATA" and st is State.MAIL:
+                return _NO_RECIPIENTS  # RFC 5321 §3.3: 503 or 554 "no valid recipients"
+            if step in ("MAIL", "AUTH", "STARTTLS") and st is State.HELLO:
+                return BAD_SEQUENCE.with_text("Send EHLO/HELO first (RFC 5321 §4.1.4)")
+            return BAD_SEQUENCE
+        if isinstance(cmd, Mail):
+            return self._check_mail(cmd, caps)
+        if isinstance(cmd, Rcpt):
+            if len(self.recipients) >= self.config.limits.recipients:
+                return TOO_MANY_RECIPIENTS  # RFC 5321 §4.5.3.1.10
+            if self._params_refused("RCPT", rcpt_param_items(cmd.params), caps):
+                return PARAM_UNKNOWN
+        if (
+            isinstance(cmd, Data)
+            and self.mail is not None
+            and self.mail.params.body == "BINARYMIME"
+        ):
+            return _BINARY_NEEDS_BDAT  # RFC 3030 §3
+        if isinstance(cmd, Bdat) and not caps.chunking:
+            return NOT_IMPLEMENTED
+        return None
+
+    def _check_mail(self, cmd: Mail, caps: Capabilities) -> StatusHint | None:
+        limits = self.config.limits
+        if self.require_tls and not self.tls_active:
+            return TLS_REQUIRED
+        if self.require_auth and not self.authenticated:
+            return AUTH_REQUIRED
+        if limits.messages is not None and self.messages >= limits.messages:
+            return _TOO_MANY_MESSAGES
+        if self._params_refused("MAIL", mail_param_items(cmd.params), caps):
+            return PARAM_UNKNOWN
+        size = cmd.params.size
+        advertised = caps.size_limit
+        cap = limits.message_size if advertised is None else advertised
+        if size is not None and cap is not None and size > cap:
+            return MESSAGE_TOO_BIG  # RFC 1870 §6.1
+        if cmd.reverse_path is not None and not cmd.params.smtputf8:
+            try:
+                cmd.reverse_path.to_ascii()
+            except AddressError as exc:
+                return exc.reply_hint
+        return None
+
+    def _params_refused(
+        self,
+        command: Literal["MAIL", "RCPT"],
+        items: list[tuple[str, str | None]],
+        caps: Capabilities,
+    ) -> bool:
+        """RFC 5321 §4.1.1.11: 555 for a parameter whose extension was not advertised. With
+        ``accept_unknown_params`` the ones no extension defines pass through to the app."""
+        table = MAIL_PARAMETERS if command == "MAIL" else RCPT_PARAMETERS
+        for key, value in items:
+            if parameter_allowed(caps, command, key, value):
+                continue
+            if self.config.accept_unknown_params and key not in table:
+                continue
+            return True
+        return False
+
+    def _invalid(
+        self, verb: str, line: bytes | str, reason: str, hint: StatusHint, *, count: bool = True
+    ) -> InvalidCommand:
+        if count:
+            self.errors += 1
+        if self.errors > self.config.limits.errors:
+            hint = TOO_MANY_ERRORS
+        self._pending = "INVALID"
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+        event = InvalidCommand(verb=verb, line=text[:200], reason=reason, hint=hint)
+        self._pending_cmd = event
+        return event
+
+    def _auth_line(self, line: bytes) -> Event:
+        try:
+            cmd = parse_auth_line(line.decode("ascii"))
+        except (LocalProtocolError, UnicodeDecodeError) as exc:
+            hint = exc.reply_hint if isinstance(exc, LocalProtocolError) else SYNTAX_ERROR
+            return self._invalid("AUTH", b"***", "bad AUTH response line", hint)
+        self._pending = step_of(cmd)
+        self._pending_cmd = cmd
+        return cmd
+
+    # --- the data phase -----------------------------------------------------------------
+
+    def _next_data(self) -> Event | type[NEED_DATA]:
+        dec = self._decoder
+        assert dec is not None
+        while True:
+            piece = dec.decode(self._buffer)
+            if piece and not dec.exceeded:
+                return MessageData(data=piece)
+            if dec.done:
+                return self._end_of_message(
+                    dec.size, dec.bare_cr_or_lf, dec.eight_bit, dec.exceeded
+                )
+            if not piece:
+                break
+        if self._eof:
+            self._state = State.CLOSED
+            return ConnectionClosed()  # the message was not whole: never delivered
+        return NEED_DATA
+
+    def _end_of_message(
+        self, size: int, bare: bool, eight_bit: bool, exceeded: bool, step: str = "."
+    ) -> EndOfMessage:
+        refusal = None
+        if exceeded:
+            refusal = MESSAGE_TOO_BIG
+        elif bare and self.config.bare_line_endings == "reject":
+            refusal = BARE_LINE_ENDING
+        self._refusal = refusal
+        self._decoder = None
+        self._pending = step
+        self._replies_owed = len(self.recipients) if self.config.lmtp else 1
+        return EndOfMessage(
+            size=size, bare_line_endings=bare, eight_bit=eight_bit, exceeded=exceeded
+        )
+
+    @property
+    def replies_owed(self) -> int:
+        """How many replies the pending step still needs (LMTP: one per recipient), or 0."""
+        if self._pending is None:
+            return 1 if self._state is State.GREETING else 0
+        return self._replies_owed if self._pending in (".", "BDAT LAST") else 1
+
+    @property
+    def refusal(self) -> StatusHint | None:
+        """After EndOfMessage: the reply the engine insists on (too big, bare CR/LF), or None."""
+        return self._refusal
+
+    def _start_chunk(self, cmd: Bdat, refusal: StatusHint | None) -> None:
+        limit = self.config.limits.message_size
+        advertised = self.advertised.size_limit
+        if advertised is not None:
+            limit = advertised
+        self._bdat = BdatReader(
+            cmd.size,
+            discard=refusal is not None,
+            max_size=limit,
+            received=self._bdat_total,
+            scanner=self._scanner,
+        )
+        self._bdat_cmd = cmd
+        self._bdat_refusal = refusal
+
+    def _next_chunk(self) -> Event | type[NEED_DATA]:
+        reader, cmd = self._bdat, self._bdat_cmd
+        assert reader is not None and cmd is not None
+        piece = reader.read(self._buffer)
+        if piece and not reader.exceeded:
+            return MessageData(data=piece)
+        if not reader.done:
+            if self._eof:
+                self._state = State.CLOSED
+                return ConnectionClosed()
+            return NEED_DATA
+        self._bdat = None
+        self._bdat_total += cmd.size
+        if self._bdat_refusal is not None:
+            hint = self._bdat_refusal
+            self._bdat_refusal = None
+            return self._invalid("BDAT", f"BDAT {cmd.size}", hint.text, hint)
+        if cmd.last:
+            scan = self._scanner
+            scan.finish()
+            # Bare CR/LF are data under BODY=BINARYMIME (RFC 3030 §3), not a line-ending fault.
+            binary = self.mail is not None and self.mail.params.body == "BINARYMIME"
+            bare = scan.bare_cr_or_lf and not binary
+            return self._end_of_message(
+                self._bdat_total, bare, scan.eight_bit, reader.exceeded, step="BDAT LAST"
+            )
+        self._pending = "BDAT"
+        self._refusal = MESSAGE_TOO_BIG if reader.exceeded else None
+        return EndOfChunk(size=cmd.size)
+
+    # --- sending ------------------------------------------------------------------------
+
+    def send(self, reply: Reply) -> bytes:
+        """The wire bytes of ``reply``, after checking it may answer what is pending."""
+        return self._guard(lambda: self._send(reply), remote=False)
+
+    def _send(self, reply: Reply) -> bytes:
+        if not isinstance(reply, Reply):
+            raise LocalProtocolError(f"a server sends Reply events, not {type(reply).__name__}")
+        st = self._state
+        code = reply.code
+        if st is State.CLOSED:
+            raise LocalProtocolError("the session is closed")
+        step = "GREETING" if st is State.GREETING else self._pending
+        if step is None:
+            if code == 421:  # RFC 5321 §3.8: a server shutting down may say so at any time
+                self._state = State.CLOSED
+                return format_reply(reply)
+            raise LocalProtocolError("no command is waiting for a reply")
+        if not reply_allowed(step, code):
+            raise LocalProtocolError(f"{code} is not a valid reply to {step}")
+        if self._refusal is not None and step in (".", "BDAT LAST", "BDAT") and code < 400:
+            raise LocalProtocolError(
+                f"this message must be refused ({self._refusal.code} {self._refusal.text})"
+            )
+        new: State
+        if step == "INVALID":
+            hint = self._pending_cmd.hint if isinstance(self._pending_cmd, InvalidCommand) else None
+            if hint is not None and hint.code == 421 and code != 421:
+                raise LocalProtocolError("too many errors: the reply must be 421")
+            new = State.CLOSED if code == 421 else (State.READY if st is State.AUTH else st)
+        else:
+            new = next_state(st, step, code)
+        self._apply(step, code, new)
+        return format_reply(reply)
+
+    def _apply(self, step: str, code: int, new: State) -> None:
+        cmd = self._pending_cmd
+        positive = code < 400
+        if step in (".", "BDAT LAST") and self._replies_owed > 1:
+            self._replies_owed -= 1  # RFC 2033 §4.2: one reply per accepted recipient
+            return
+        self._pending = None
+        self._pending_cmd = None
+        if step in ("EHLO", "HELO", "LHLO") and positive:
+            self._reset_transaction()
+            self.helo_name = getattr(cmd, "hostname", None)
+            self.esmtp = step != "HELO"
+        elif step == "RSET" and positive:
+            self._reset_transaction()
+        elif step == "MAIL" and positive and isinstance(cmd, Mail):
+            self.mail = cmd
+        elif step == "RCPT" and positive and isinstance(cmd, Rcpt):
+            self.recipients.append(cmd)
+        elif step == "DATA" and positive:
+            self._decoder = DataDecoder(
+                max_size=self.config.limits.message_size
+                if self.advertised.size_limit is None
+                else self.advertised.size_limit,
+                bare_line_endings=self.config.bare_line_endings,
+            )
+        elif step in (".", "BDAT LAST"):
+            if positive:
+                self.messages += 1
+            self._reset_transaction()
+        elif step == "BDAT" and not positive:
+            self._reset_transaction()
+        elif step == "STARTTLS" and positive:
+            # RFC 3207 §4.2 / CVE-2011-0411: whatever the client sent behind STARTTLS in
+            # plaintext is thrown away, never executed after the handshake.
+            self.discarded_after_starttls += len(self._buffer.clear())
+        elif step in ("AUTH", "AUTH*") and code == 235:
+            self.authenticated = True
+        self._state = new
+
+    def _reset_transaction(self) -> None:
+        self.mail = None
+        self.recipients = []
+        self._refusal = None
+        self._bdat_total = 0
+        self._bdat_refusal = None
+        self._replies_owed = 0
+        self._scanner = ContentScanner()
+
+    def tls_established(self) -> None:
+        """Call after the TLS handshake that followed STARTTLS: the session starts over
+        (RFC 3207 §4.2: forget EHLO, AUTH and everything else learned before)."""
+
+        def go() -> None:
+            if self._state is not State.TLS:
+                raise LocalProtocolError("tls_established() without an accepted STARTTLS")
+            self.tls_active = True
+            self.helo_name = None
+            self.esmtp = False
+            self.authenticated = False
+            self._reset_transaction()
+            self._state = State.HELLO
+
+        self._guard(go, remote=False)
+
+    @property
+    def in_session(self) -> bool:
+        return self._state in SESSION_STATES
