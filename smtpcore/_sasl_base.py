@@ -126,8 +126,6 @@ class ClientMechanism(ABC):
     """
 
     name: ClassVar[str]
-    # True when the mechanism sends the first message (RFC 4422 §5 (2a), "client-first").
-    client_first: ClassVar[bool] = True
 
     @property
     @abstractmethod
@@ -250,7 +248,9 @@ def check_authorization(store: object, authcid: str, authzid: str) -> bool:
 
 def equal_secrets(a: str, b: str) -> bool:
     """Constant-time comparison of two secrets (text compared as UTF-8)."""
-    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )
 
 
 class DictCredentials:

@@ -296,6 +296,9 @@ class ScramSHA256Server(ServerMechanism):
     at the proof, so the server does not reveal which users exist; without it the salt is
     derived from the session's nonce and an unknown user fails at once (with the same reply).
 
+    The username goes to the store as the client sent it (unescaped); RFC 5802 §5.1 has the
+    client SASLprep it first, so a store keyed by SASLprep'd names matches.
+
     The server-final message is sent as a last :class:`Challenge`, which the client answers
     with an empty response, then :class:`Success` (RFC 4954 §4: SMTP has no additional data
     with success). ``final_in_success=True`` puts it in ``Success.final_data`` instead, for

@@ -77,6 +77,7 @@ __all__ = [
     "AUTH_MALFORMED",
     "AUTH_UNEXPECTED_INITIAL_RESPONSE",
     "CANCEL",
+    "CLEARTEXT_MECHANISMS",
     "CLIENT_MECHANISMS",
     "DEFAULT_PREFERENCE",
     "PASSWORD_PREFERENCE",
@@ -208,7 +209,6 @@ class Login(ClientMechanism):
     """
 
     name = "LOGIN"
-    client_first = False
 
     def __init__(self, username: str, password: str) -> None:
         self._answers = [utf8(username, "username"), utf8(password, "password")]
@@ -268,7 +268,6 @@ class CramMD5(ClientMechanism):
     """CRAM-MD5 (RFC 2195): answers the server's challenge with ``user SP hex-digest``."""
 
     name = "CRAM-MD5"
-    client_first = False
 
     def __init__(self, username: str, password: str) -> None:
         if not username:
@@ -332,7 +331,8 @@ class CramMD5Server(ServerMechanism):
 # ---------------------------------------------------------------------------------------------
 # XOAUTH2 (Google "OAuth 2.0 Mechanism", also used by Microsoft)
 
-# The error challenge Google sends for a bad token (its "XOAUTH2 protocol" page).
+# The server's JSON error challenge for a refused token, in the shape of Google's example
+# ("status", "schemes", "scope"); the client answers it with an empty response.
 XOAUTH2_DEFAULT_ERROR: Final = (
     b'{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}'
 )
@@ -343,13 +343,8 @@ def _xoauth2_message(username: str, token: str) -> bytes:
     for value, what in ((username, "username"), (token, "token")):
         if "\x01" in value:
             raise SASLError(f"XOAUTH2 {what} must not contain ^A")
-    return (
-        b"user="
-        + utf8(username, "username")
-        + b"\x01auth=Bearer "
-        + utf8(token, "token")
-        + (b"\x01\x01")
-    )
+    user, bearer = utf8(username, "username"), utf8(token, "token")
+    return b"user=%s\x01auth=Bearer %s\x01\x01" % (user, bearer)
 
 
 class XOAuth2(ClientMechanism):
@@ -444,6 +439,13 @@ CLIENT_MECHANISMS: Final[Mapping[str, type[ClientMechanism]]] = MappingProxyType
 SERVER_MECHANISMS: Final[Mapping[str, type[ServerMechanism]]] = MappingProxyType(
     {m.name: m for m in (ScramSHA256Server, XOAuth2Server, CramMD5Server, PlainServer, LoginServer)}
 )
+
+# RFC 4954 §4: a server "MUST implement a configuration in which it does NOT permit any
+# plaintext password mechanisms, unless either the STARTTLS command has been negotiated or
+# some other mechanism that protects the session from password snooping has been provided".
+# These send the password (or a bearer token) in the clear; adapters offer them only under TLS
+# unless told otherwise, and answer ENCRYPTION_REQUIRED (538 5.7.11) when asked for one.
+CLEARTEXT_MECHANISMS: Final = frozenset({"PLAIN", "LOGIN", "XOAUTH2"})
 
 # Strongest first. XOAUTH2 is only usable with a token: callers with a password use
 # PASSWORD_PREFERENCE (or filter DEFAULT_PREFERENCE themselves).
