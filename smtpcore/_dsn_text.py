@@ -1,17 +1,190 @@
-"""Non-standard bounces: reading recipients, status and reply text from a notice's prose."""
+"""Non-standard bounces: recipients, status, reply code and diagnostic text read from prose.
+
+One engine, driven by data in :mod:`._dsn_formats`: where a notice's error section ends (the
+returned message begins), which lines name a failed recipient, and which lines carry the
+remote server's reply. The engine only walks lines; what a line means lives in the tables.
+"""
 
 from __future__ import annotations
 
+import html
+import re
 from email.message import Message
+from typing import Final
 
-from ._dsn_types import RecipientStatus
+from ._dsn_fields import decode_header_value, iter_parts, part_text, raw_header, reply_code_in
+from ._dsn_formats import (
+    ADDRESS,
+    BOUNCE_SENDERS,
+    BOUNCE_SUBJECTS,
+    END_MARKERS,
+    RECIPIENT_LINES,
+    SKIP_LINES,
+    START_MARKERS,
+)
+from ._dsn_types import Diagnostic, RecipientStatus, TypedAddress
+from ._status import EnhancedStatus
 
 __all__ = ["body_text", "scan_text_bounce"]
 
+_ADDR_RE: Final = re.compile(ADDRESS)
+_END: Final = [re.compile(p, re.I) for p in END_MARKERS]
+_START: Final = [re.compile(p, re.I) for p in START_MARKERS]
+_RCPT: Final = [re.compile(p, re.I) for p in RECIPIENT_LINES]
+_SKIP: Final = [re.compile(p, re.I) for p in SKIP_LINES]
+_SENDER: Final = re.compile("|".join(BOUNCE_SENDERS), re.I)
+_SUBJECT: Final = re.compile("|".join(BOUNCE_SUBJECTS), re.I)
+_MAX_DIAG_LINES: Final = 12
+
+
+def _html_to_text(markup: str) -> str:
+    markup = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", markup)
+    markup = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</li>|</h\d>", "\n", markup)
+    return html.unescape(re.sub(r"<[^>]+>", " ", markup))
+
 
 def body_text(msg: Message) -> str:
-    return ""
+    """The notice's own text: its text parts, not those of a returned message."""
+    plain: list[str] = []
+    markup: list[str] = []
+    for part in iter_parts(msg):
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        disposition = str(part.get("Content-Disposition", "")).lower()
+        if ctype == "text/plain" and not disposition.startswith("attachment"):
+            plain.append(part_text(part))
+        elif ctype == "text/html":
+            markup.append(_html_to_text(part_text(part)))
+        elif ctype in ("message/delivery-status", "message/global-delivery-status"):
+            continue
+        elif part is msg and not ctype.startswith(("message/", "multipart/")):
+            plain.append(part_text(part))
+    return "\n".join(plain or markup)
+
+
+def _lines(text: str) -> list[str]:
+    return re.split(r"\r\n|\r|\n", text)
+
+
+def _error_section(lines: list[str]) -> tuple[list[str], list[str]]:
+    """(lines of the error report, lines of the returned message)."""
+    start = 0
+    for i, line in enumerate(lines):
+        if any(p.search(line) for p in _START):
+            start = i
+            break
+    for i in range(start, len(lines)):
+        if i > start and any(p.search(lines[i]) for p in _END):
+            return lines[start:i], lines[i + 1 :]
+    return lines[start:], []
+
+
+def _is_sender_like(address: str, ignore: set[str]) -> bool:
+    local = address.split("@", 1)[0].lower()
+    return address.lower() in ignore or local in ("mailer-daemon", "postmaster", "root")
+
+
+def _header_addresses(value: str | None) -> list[str]:
+    return [m[0] for m in _ADDR_RE.finditer(value or "")]
+
+
+def _returned_header(rest: list[str], name: str) -> str | None:
+    # The first "Name:" header line of the returned message, with its continuation lines.
+    for i, line in enumerate(rest[:200]):
+        if line.lower().startswith(name.lower() + ":"):
+            value = line.split(":", 1)[1]
+            for cont in rest[i + 1 : i + 5]:
+                if cont[:1] in (" ", "\t"):
+                    value += " " + cont.strip()
+                else:
+                    break
+            return value
+    return None
+
+
+def _diag_text(lines: list[str]) -> str:
+    kept = [ln.strip() for ln in lines if ln.strip() and not any(p.search(ln) for p in _SKIP)]
+    return " ".join(kept)
+
+
+def _recipient(address: str, diag: str, temporary: bool) -> RecipientStatus:
+    status = EnhancedStatus.search(diag) if diag else None
+    reply = reply_code_in(diag) if diag else None
+    if status is not None and reply is not None and reply // 100 != status.klass:
+        reply = None
+    if status is None and reply is not None and reply >= 400:
+        # No enhanced code given: the reply's class, with nothing more specific (RFC 3463 §3.1).
+        status = EnhancedStatus(reply // 100, 0, 0)
+    if status is not None:
+        action = "delayed" if status.klass == 4 else "failed"
+    else:
+        action = "delayed" if temporary else "failed"
+    return RecipientStatus(
+        final_recipient=TypedAddress(type="rfc822", address=address),
+        action=action,
+        status=status,
+        reply_code=reply,
+        diagnostic_code=Diagnostic(type=None, text=diag) if diag else None,
+    )
+
+
+def looks_like_bounce(msg: Message) -> bool:
+    sender = decode_header_value(raw_header(msg, "From") or "")
+    subject = decode_header_value(raw_header(msg, "Subject") or "")
+    return bool(
+        _SENDER.search(sender) or _SUBJECT.search(subject) or raw_header(msg, "X-Failed-Recipients")
+    )
 
 
 def scan_text_bounce(msg: Message, text: str) -> list[RecipientStatus]:
-    return []
+    """Recipients and their failure details read from a non-RFC 3464 notice."""
+    if not looks_like_bounce(msg):
+        return []
+    section, rest = _error_section(_lines(text))
+    ignore = {a.lower() for a in _header_addresses(raw_header(msg, "To"))}
+    ignore |= {a.lower() for a in _header_addresses(_returned_header(rest, "From"))}
+    ignore |= {a.lower() for a in _header_addresses(raw_header(msg, "From"))}
+    temporary = bool(re.search(r"temporar|delayed|will (be )?retr|still trying", text, re.I))
+    found: list[tuple[str, list[str]]] = []
+    current: list[str] | None = None
+    for line in section:
+        hit = None
+        for pattern in _RCPT:
+            m = pattern.search(line)
+            if m is not None and not _is_sender_like(m["addr"], ignore):
+                hit = m
+                break
+        if hit is not None:
+            addr = hit["addr"].strip("<>").rstrip(".")
+            diag = hit.groupdict().get("diag") or ""
+            existing = next((d for a, d in found if a.lower() == addr.lower()), None)
+            if existing is not None:
+                current = existing
+                if diag:
+                    current.append(diag)
+                continue
+            current = [diag] if diag else []
+            found.append((addr, current))
+            continue
+        if current is not None and len(current) < _MAX_DIAG_LINES:
+            current.append(line)
+    failed = _header_addresses(raw_header(msg, "X-Failed-Recipients"))
+    if failed and not found:
+        found = [(a, []) for a in failed]
+    if not found:
+        fallback = _header_addresses(_returned_header(rest, "To"))
+        if not fallback:
+            fallback = _header_addresses(raw_header(msg, "X-Original-To"))
+        if not fallback:
+            return []
+        found = [(fallback[0], [])]
+    section_diag = _diag_text(section)
+    out = []
+    for addr, diag_lines in found:
+        diag = _diag_text(diag_lines)
+        if not EnhancedStatus.search(diag) and reply_code_in(diag) is None:
+            # The reply was not beside the address: use the whole error section.
+            diag = (diag + " " + section_diag).strip() if diag else section_diag
+        out.append(_recipient(addr, diag, temporary))
+    return out

@@ -1,0 +1,171 @@
+"""The formats of non-standard bounce notices, as data: one small table per MTA family.
+
+Each family lists the line patterns its notices use:
+
+* ``start``: a line where the error report begins (text before it is boiler-plate);
+* ``end``: a line after which the returned message (or its headers) follows;
+* ``recipient``: a line naming a failed recipient, with the address in group ``addr`` and,
+  when the reply is on the same line, the reply in group ``diag``;
+* ``skip``: boiler-plate lines never part of a diagnostic.
+
+The patterns were written from the formats these programs document or print; the engine in
+:mod:`._dsn_text` tries every family's patterns, so a notice need not be attributed to one.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ADDRESS",
+    "BOUNCE_SENDERS",
+    "BOUNCE_SUBJECTS",
+    "END_MARKERS",
+    "FAMILIES",
+    "RECIPIENT_LINES",
+    "SKIP_LINES",
+    "START_MARKERS",
+]
+
+# A mailbox as bounces print it: RFC 5321 Mailbox, loosely (UTF-8 local parts included).
+ADDRESS: Final = (
+    r"[^\s<>()\[\]\"',;:@]+@[A-Za-z0-9\u00a0-\uffff_-]+(?:\.[A-Za-z0-9\u00a0-\uffff_-]+)+"
+)
+_A: Final = rf"<?(?P<addr>{ADDRESS})>?"
+
+FAMILIES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    # Postfix bounce(8) text: "<addr>: host ... said: 550 ..." / "<addr> (expanded from ...): ..."
+    "postfix": {
+        "start": (r"^\s*the mail system\s*$",),
+        "end": (r"^content-type: (message/rfc822|text/rfc822-headers)",),
+        "recipient": (
+            rf"^\s*<(?P<addr>{ADDRESS})>(?: \(expanded from <[^>]*>\))?:\s*(?P<diag>.*)$",
+        ),
+        "skip": (),
+    },
+    # Sendmail / V5 sendmail: transcript of session, "<addr>... User unknown".
+    "sendmail": {
+        "start": (r"^\s*-+ ?transcript of session follows ?-+",),
+        "end": (
+            r"^\s*-+ ?(unsent|original) message follows ?-+",
+            r"^\s*-+ ?(unsent message|message header)s? follows? ?-+",
+        ),
+        "recipient": (
+            rf"^\s*<(?P<addr>{ADDRESS})>\.\.\.\s*(?P<diag>.*)$",
+            rf"^\s*(?P<addr>{ADDRESS})\.\.\.\s*(?P<diag>.*)$",
+            rf"^\s*\d{{3}}[ -](?:\d\.\d+\.\d+ )?<(?P<addr>{ADDRESS})>\.\.\.\s*(?P<diag>.*)$",
+        ),
+        "skip": (r"^\s*-+ ?the following address", r"^\s*\.\.\. while talking to"),
+    },
+    # Exim: address on its own line, reply indented below; "------ This is a copy".
+    "exim": {
+        "start": (
+            r"following address\(es\) failed",
+            r"could not be delivered to one or more",
+            r"message has not yet been delivered",
+        ),
+        "end": (
+            r"^-+ ?this is a copy of (the|your) message",
+            r"^-+ ?the (body|header) of the message",
+            r"^-+ ?original message",
+        ),
+        "recipient": (rf"^\s{{0,4}}{_A}\s*(?:\((?:generated|expanded) from [^)]*\))?:?\s*$",),
+        "skip": (r"^\s*retry timeout exceeded\s*$",),
+    },
+    # qmail and qmail-ldap / netqmail: "<addr>:" then the reply; "--- Below this line".
+    "qmail": {
+        "start": (r"this is the qmail-send program", r"wasn'?t able to deliver"),
+        "end": (r"^-+ ?below this line is a copy of the message", r"^-+ ?enclosed are the"),
+        "recipient": (rf"^\s*<(?P<addr>{ADDRESS})>:\s*(?P<diag>.*)$",),
+        "skip": (r"^\s*\(?other mxes tried",),
+    },
+    # Gmail / Google Groups: address indented after "failed permanently:".
+    "gmail": {
+        "start": (r"delivery to the following recipients? (failed|has been delayed)",),
+        "end": (r"^-+ ?original message ?-+", r"^-+ ?message header follows"),
+        "recipient": (rf"^\s+{_A}\s*$",),
+        "skip": (
+            r"^\s*technical details of",
+            r"^\s*google tried to deliver",
+            r"^\s*the error that the other server returned was",
+        ),
+    },
+    # Microsoft Exchange 2003 / Outlook: "addr on <date>" then reasons; "did not reach".
+    "exchange": {
+        "start": (r"did not reach the following recipient", r"delivery has failed to these"),
+        "end": (r"^\s*diagnostic information for administrators",),
+        "recipient": (rf"^\s*{_A}\s+on\s+\S.*$", rf"^\s*{_A}\s*$"),
+        "skip": (),
+    },
+    # OpenSMTPD / DragonFly / Courier / many appliances: "addr: reply" on one line, or
+    # "delivering your mail to <addr>".
+    "generic": {
+        "start": (),
+        "end": (
+            r"^\s*below is a copy of the original message",
+            r"^\s*message headers follow",
+            r"^\s*-+ ?(original|returned|forwarded|undelivered|unsent) (message|mail)",
+            r"^\s*-+ ?headers? of (the )?original",
+            r"^\s*original message (headers )?follow",
+            r"^\s*the original message (was|headers)",
+            r"^\s*-+\s*original message\s*-+",
+            r"^content-type: message/rfc822",
+            r"^\s*-+ ?message header",
+        ),
+        "recipient": (
+            rf"^\s*{_A}\s*:\s*(?P<diag>\S.*)$",
+            rf"(?:error delivering your mail to|could not be delivered to|your message to"
+            rf"|delivery to|failed recipient:?|recipient address:?|addressed to|"
+            rf"\bto:)\s*{_A}",
+        ),
+        "skip": (),
+    },
+}
+
+
+def _all(key: str) -> tuple[str, ...]:
+    return tuple(p for fam in FAMILIES.values() for p in fam[key])
+
+
+START_MARKERS: Final = _all("start")
+END_MARKERS: Final = _all("end")
+RECIPIENT_LINES: Final = _all("recipient")
+SKIP_LINES: Final = _all("skip")
+
+# Who sends bounces, and what they call them: RFC 3464 §1 calls such a report a
+# "non-delivery notification"; these are the names MTAs give them in practice.
+BOUNCE_SENDERS: Final = (
+    r"mailer-daemon",
+    r"postmaster",
+    r"mail delivery",
+    r"mail administrator",
+    r"mailmaster",
+    r"bounce",
+    r"\bdaemon\b",
+    r"\bmdaemon\b",
+    r"\bsmtp\b",
+    r"administrator",
+    r"symantec",
+    r"messagelabs",
+    r"noreply",
+    r"no-reply",
+)
+BOUNCE_SUBJECTS: Final = (
+    r"undeliver",
+    r"undelivered",
+    r"returned mail",
+    r"delivery (status|failure|failed|notification|problem|has failed)",
+    r"failure notice",
+    r"mail delivery",
+    r"could not (be )?deliver",
+    r"non.?delivery",
+    r"delivery report",
+    r"\bbounce",
+    r"mail system error",
+    r"message not delivered",
+    r"rejected",
+    r"warning: could not send",
+    r"delayed mail",
+    r"notice: mail",
+    r"error",
+)
