@@ -890,3 +890,91 @@ def test_scram_agrees_on_any_preparable_text(username: str, password: str) -> No
     store = sasl.DictCredentials({prepared_user: password})
     result, _ = run_exchange(client, sasl.ScramSHA256Server(store, "server"))
     assert result == Success(authcid=prepared_user, authzid="")
+
+
+# ---------------------------------------------------------------------------------------------
+# Against independent implementations: smtplib (stdlib), aiosmtplib, scramp
+
+
+def smtplib_auth(mechanism: str, server: sasl.ServerMechanism, user: str, password: str) -> int:
+    """Run smtplib's own ``SMTP.auth()`` loop with its docmd() answered by ``server``, as an
+    SMTP server adapter would; returns the final reply code."""
+    import smtplib
+
+    class Wired(smtplib.SMTP):
+        def docmd(self, cmd: str, args: str = "") -> tuple[int, bytes]:
+            if cmd == "AUTH":
+                _, _, initial = args.partition(" ")
+                result = server.step(sasl.decode_response(initial) if initial else None)
+            else:
+                result = server.step(sasl.decode_response(cmd))
+            if isinstance(result, Challenge):
+                return 334, sasl.encode_challenge(result.data)
+            if isinstance(result, Success):
+                return 235, b"2.7.0 Authentication successful"
+            return result.hint.code, result.hint.text.encode()
+
+    client = Wired()  # never connected
+    client.user, client.password = user, password
+    try:
+        auth_object = getattr(client, "auth_" + mechanism.lower().replace("-", "_"))
+        return client.auth(mechanism, auth_object)[0]
+    except smtplib.SMTPAuthenticationError as err:
+        return err.smtp_code
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN", "CRAM-MD5"])
+def test_smtplib_client_against_our_servers(mechanism: str) -> None:
+    def server() -> sasl.ServerMechanism:
+        return sasl.server_mechanism(mechanism, STORE, challenge=RFC2195_CHALLENGE)
+
+    assert smtplib_auth(mechanism, server(), "tim", "tanstaaftanstaaf") == 235
+    assert smtplib_auth(mechanism, server(), "tim", "wrong") == 535
+    assert smtplib_auth(mechanism, server(), "nobody", "tanstaaftanstaaf") == 535
+
+
+def test_aiosmtplib_encoders_match_our_clients() -> None:
+    auth = pytest.importorskip("aiosmtplib.auth")
+    user, password = "tim", "tanstaaftanstaaf"
+    assert auth.auth_plain_encode(user, password) == sasl.encode_response(
+        sasl.Plain(user, password).initial_response()
+    )
+    cram = sasl.CramMD5(user, password).respond(RFC2195_CHALLENGE)
+    their_cram = auth.auth_crammd5_verify(user, password, sasl.encode_challenge(RFC2195_CHALLENGE))
+    assert their_cram == sasl.encode_response(cram)
+    login = sasl.Login(user, password)
+    answers = (login.respond(b"Username:"), login.respond(b"Password:"))
+    assert auth.auth_login_encode(user, password) == tuple(map(sasl.encode_response, answers))
+    assert auth.auth_xoauth2_encode("someuser@example.com", GOOGLE_TOKEN) == GOOGLE_LINE
+
+
+@pytest.mark.parametrize("username", ["user", "a,b=c", "J\u00fcrgen"])
+def test_scram_against_scramp(username: str) -> None:
+    scramp = pytest.importorskip("scramp")
+    mech = scramp.ScramMechanism("SCRAM-SHA-256")
+    salt, stored_key, server_key, count = mech.make_auth_info("pencil", 4096, SALT)
+    ours = sasl.scram_credentials_from_password("pencil", SALT, 4096)
+    assert (ours.stored_key, ours.server_key) == (stored_key, server_key)
+
+    # Our client, scramp's server.
+    server = mech.make_server(lambda _user: (salt, stored_key, server_key, count))
+    client = sasl.ScramSHA256(username, "pencil", C_NONCE)
+    server.set_client_first(client.initial_response().decode())
+    client_final = client.respond(server.get_server_first().encode())
+    server.set_client_final(client_final.decode())
+    assert client.respond(server.get_server_final().encode()) == b""
+    client.verify_success(None)
+
+    # scramp's client, our server.
+    their = scramp.ScramClient(["SCRAM-SHA-256"], username, "pencil")
+    store = ScramStore({username: ours})
+    our_server = sasl.ScramSHA256Server(store, S_NONCE)
+    first = our_server.step(their.get_client_first().encode())
+    assert isinstance(first, Challenge)
+    their.set_server_first(first.data.decode())
+    final = our_server.step(their.get_client_final().encode())
+    assert isinstance(final, Challenge)
+    their.set_server_final(final.data.decode())  # raises if our signature were wrong
+    assert our_server.step(b"") == Success(authcid=username, authzid="")
