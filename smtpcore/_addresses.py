@@ -45,6 +45,8 @@ __all__ = [
 MAX_LOCAL_PART_OCTETS: Final = 64
 MAX_DOMAIN_OCTETS: Final = 255
 MAX_PATH_OCTETS: Final = 256
+# RFC 5321 §4.5.3.1.10: "501 Path too long".
+_PATH_TOO_LONG: Final = BAD_ADDRESS_SYNTAX.with_text("Path too long")
 # RFC 1035 §2.3.4: labels are 63 octets or less.
 MAX_LABEL_OCTETS: Final = 63
 
@@ -206,8 +208,9 @@ class Address:
 
     Building one validates it (RFC 5321 §4.1.2, RFC 6531 §3.3): no control characters, a local
     part that a Dot-string or Quoted-string can carry, a valid domain or literal, and the
-    length limits of §4.5.3.1 (local part 64 octets, domain 255, the whole path 256), counted
-    in octets of UTF-8. Any breach raises :class:`AddressError`.
+    length limits of §4.5.3.1 (local part 64 octets as written, quotes and quoted-pairs
+    included; domain 255; the whole path 256), counted in octets of UTF-8. Any breach raises
+    :class:`AddressError`.
     """
 
     local_part: str
@@ -233,7 +236,7 @@ class Address:
         _check_domain(domain)
         # The Path around this mailbox ("<" mailbox ">") must fit in 256 octets.
         if _octets(local_text) + 1 + _octets(domain) + 2 > MAX_PATH_OCTETS:
-            raise AddressError(f"path longer than {MAX_PATH_OCTETS} octets")
+            raise AddressError(f"path longer than {MAX_PATH_OCTETS} octets", _PATH_TOO_LONG)
 
     @classmethod
     def parse(cls, text: str, *, smtputf8: bool = True) -> Address:
@@ -245,7 +248,7 @@ class Address:
         if not smtputf8 and not text.isascii():
             raise _non_ascii_error("mailbox", text)
         if _octets(text) > MAX_PATH_OCTETS:
-            raise AddressError(f"mailbox longer than {MAX_PATH_OCTETS} octets")
+            raise AddressError(f"mailbox longer than {MAX_PATH_OCTETS} octets", _PATH_TOO_LONG)
         m = _MAILBOX_RE.fullmatch(text)
         if m is None:
             raise AddressError(f"invalid mailbox {text!r}")
@@ -354,7 +357,7 @@ def parse_path(
         raise _non_ascii_error("path", text)
     raw = text if strict else text.strip(" \t")
     if _octets(raw) > MAX_PATH_OCTETS:
-        raise AddressError(f"path longer than {MAX_PATH_OCTETS} octets")
+        raise AddressError(f"path longer than {MAX_PATH_OCTETS} octets", _PATH_TOO_LONG)
     if len(raw) >= 2 and raw.startswith("<") and raw.endswith(">"):
         inner = raw[1:-1] if strict else raw[1:-1].strip(" \t")
     elif strict:

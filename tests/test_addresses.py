@@ -197,8 +197,10 @@ def test_path_limit_is_256_octets() -> None:
     assert len(format_path(Address("a" * 64, domain_189))) == 256
     with pytest.raises(AddressError, match="256"):
         Address("a" * 64, domain_190)
-    with pytest.raises(AddressError, match="256"):
+    with pytest.raises(AddressError, match="256") as info:
         parse_path("<" + "a" * 64 + "@" + domain_190 + ">")
+    assert info.value.reply_hint.code == 501  # RFC 5321 §4.5.3.1.10: "501 Path too long"
+    assert info.value.reply_hint.text == "Path too long"
     assert parse_path("<" + "a" * 64 + "@" + domain_189 + ">") == Address("a" * 64, domain_189)
 
 
