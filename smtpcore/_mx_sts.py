@@ -81,7 +81,9 @@ _FIELD_DELIM = re.compile(r"[ \t]*;[ \t]*")
 
 
 def _record_id(record: str) -> str | None:
-    fields = _FIELD_DELIM.split(record)
+    # Trailing white space is forgiven (the grammar has none): refusing the record would
+    # silently turn MTA-STS off for the domain.
+    fields = _FIELD_DELIM.split(record.rstrip(" \t"))
     if fields[0] != "v=STSv1":
         return None
     if fields[-1] == "":  # the optional trailing delimiter

@@ -20,7 +20,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -65,6 +65,7 @@ __all__ = [
     "lookup_mta_sts_async",
     "lookup_tlsa",
     "lookup_tlsa_async",
+    "make_resolver",
     "policy_matches",
     "resolve_mx",
     "resolve_mx_async",
@@ -198,6 +199,25 @@ def _async_resolver(resolver: AnyResolver | None) -> dns.asyncresolver.Resolver:
     clone = dns.asyncresolver.Resolver(configure=False)
     clone.__dict__.update(resolver.__dict__)
     return clone
+
+
+def make_resolver(
+    nameservers: Sequence[tuple[str, int]] = (), *, lifetime: float | None = None
+) -> dns.resolver.Resolver:
+    """A resolver asking ``nameservers`` ((address, port) pairs), or the system's when empty.
+
+    Raises :class:`MXError` (temporary) when there is no system configuration to read.
+    """
+    try:
+        resolver = dns.resolver.Resolver(configure=not nameservers)
+    except dns.exception.DNSException as exc:
+        raise MXError("(resolver)", "temporary", f"no DNS configuration: {exc}") from exc
+    if nameservers:
+        resolver.nameservers = [address for address, _port in nameservers]
+        resolver.nameserver_ports = dict(nameservers)
+    if lifetime is not None:
+        resolver.lifetime = lifetime
+    return resolver
 
 
 def _qname(query: Query) -> dns.name.Name:
