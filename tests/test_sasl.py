@@ -978,3 +978,31 @@ def test_scram_against_scramp(username: str) -> None:
     assert isinstance(final, Challenge)
     their.set_server_final(final.data.decode())  # raises if our signature were wrong
     assert our_server.step(b"") == Success(authcid=username, authzid="")
+
+
+def rfc5802_client_final(channel_binding: bytes) -> bytes:
+    """A client-final message for the RFC 7677 exchange with the given c= value, with a proof
+    computed straight from the RFC 5802 §3 formulas."""
+    import hashlib
+    import hmac
+
+    salted = hashlib.pbkdf2_hmac("sha256", b"pencil", SALT, 4096)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    nonce = (C_NONCE + S_NONCE).encode()
+    without_proof = b"c=" + channel_binding + b",r=" + nonce
+    auth_message = CLIENT_FIRST[3:] + b"," + SERVER_FIRST + b"," + without_proof
+    signature = hmac.new(stored_key, auth_message, "sha256").digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+    return without_proof + b",p=" + base64.b64encode(proof)
+
+
+def test_scram_server_checks_channel_binding_with_a_valid_proof() -> None:
+    # RFC 5802 §5.1 "c": the server checks that the channel binding data matches the
+    # gs2 header the client sent first ("n,," here, base64 "biws"), even under a valid proof.
+    assert rfc5802_client_final(b"biws") == CLIENT_FINAL
+    server = sasl.ScramSHA256Server(RFC7677_STORE, S_NONCE)
+    server.step(CLIENT_FIRST)
+    result = server.step(rfc5802_client_final(base64.b64encode(b"y,,")))
+    assert isinstance(result, Failure)
+    assert "channel-bindings-dont-match" in result.reason
