@@ -5,14 +5,18 @@ given zone texts (a zone whose text is None is declared without a file, so nsd a
 SERVFAIL for it), waits until it answers, and stops it on exit. ``signed_root(workdir, ...)``
 builds a DNSSEC-signed root zone with ldns-keygen / ldns-signzone and returns its text and the
 trust anchor; ``run_dnsmasq(workdir, upstream_port, trust_anchor)`` starts a validating
-dnsmasq in front of nsd. See ../../../shared/PEERS.md for the pitfalls these avoid.
+dnsmasq in front of nsd. ``run_policy_server(hostnames)`` is an HTTPS server on 127.0.0.1 with
+a trustme certificate, for MTA-STS policy fetches.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.server
 import socket
+import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.resolver
+import trustme
 
 from ._require import require_program
 
@@ -223,3 +228,79 @@ def ad_flag(server: DNSServer, qname: str, rdtype: str, *, ask: bool) -> bool:
         query.flags |= dns.flags.AD
     response = dns.query.udp(query, "127.0.0.1", port=server.port, timeout=2.0)
     return bool(response.flags & dns.flags.AD)
+
+
+# -- an HTTPS server for MTA-STS policies -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class _PolicyHandler(http.server.BaseHTTPRequestHandler):
+    server: _PolicyHTTPServer
+
+    def do_GET(self) -> None:
+        self.server.requests.append((self.headers.get("Host", ""), self.path))
+        page = self.server.pages.get(self.path, Page(status=404, body=b"not found"))
+        self.send_response(page.status)
+        if page.content_type:
+            self.send_header("Content-Type", page.content_type)
+        for name, value in page.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(page.body)))
+        self.end_headers()
+        self.wfile.write(page.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _PolicyHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    pages: dict[str, Page]
+    requests: list[tuple[str, str]]
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client refusing our certificate is part of the tests
+
+
+@dataclass
+class PolicyServer:
+    """An HTTPS server on 127.0.0.1; ``pages`` maps a path to what it answers."""
+
+    port: int
+    pages: dict[str, Page]
+    requests: list[tuple[str, str]]
+    ca: trustme.CA
+
+    def client_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context()
+        self.ca.configure_trust(ctx)
+        return ctx
+
+
+@contextlib.contextmanager
+def run_policy_server(hostnames: list[str]) -> Iterator[PolicyServer]:
+    """An HTTPS server with a trustme certificate for ``hostnames``, stopped on exit."""
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*hostnames).configure_cert(server_ctx)
+    httpd = _PolicyHTTPServer(("127.0.0.1", 0), _PolicyHandler)
+    httpd.pages = {}
+    httpd.requests = []
+    httpd.socket = server_ctx.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield PolicyServer(
+            port=int(httpd.server_address[1]), pages=httpd.pages, requests=httpd.requests, ca=ca
+        )
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=STOP_DEADLINE)
+        httpd.server_close()
