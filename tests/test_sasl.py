@@ -1006,3 +1006,18 @@ def test_scram_server_checks_channel_binding_with_a_valid_proof() -> None:
     result = server.step(rfc5802_client_final(base64.b64encode(b"y,,")))
     assert isinstance(result, Failure)
     assert "channel-bindings-dont-match" in result.reason
+
+
+def test_module_docstring_example_runs() -> None:
+    import doctest
+
+    failures, tried = doctest.testmod(sasl, verbose=False, report=True)
+    assert tried >= 9
+    assert failures == 0
+
+
+def test_public_names_have_the_public_module() -> None:
+    for name in sasl.__all__:
+        obj = getattr(sasl, name)
+        if isinstance(obj, type) or callable(obj):
+            assert obj.__module__ == "smtpcore.sasl", name
