@@ -255,10 +255,7 @@ def iter_parts(msg: Message) -> Iterator[Message]:
     while stack:
         part = stack.pop()
         yield part
-        if part.is_multipart() and part.get_content_type() not in (
-            "message/rfc822",
-            "message/global",
-        ):
+        if part.is_multipart() and part.get_content_maintype() == "multipart":
             payload = part.get_payload()
             if isinstance(payload, list):
                 stack.extend(reversed([p for p in payload if isinstance(p, Message)]))

@@ -20,6 +20,7 @@ __all__ = [
     "ADDRESS",
     "BOUNCE_SENDERS",
     "BOUNCE_SUBJECTS",
+    "COMMANDS",
     "END_MARKERS",
     "FAMILIES",
     "RECIPIENT_LINES",
@@ -70,7 +71,7 @@ FAMILIES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"^-+ ?original message",
         ),
         "recipient": (rf"^\s{{0,4}}{_A}\s*(?:\((?:generated|expanded) from [^)]*\))?:?\s*$",),
-        "skip": (r"^\s*retry timeout exceeded\s*$",),
+        "skip": (),
     },
     # qmail and qmail-ldap / netqmail: "<addr>:" then the reply; "--- Below this line".
     "qmail": {
@@ -168,4 +169,27 @@ BOUNCE_SUBJECTS: Final = (
     r"delayed mail",
     r"notice: mail",
     r"error",
+)
+
+# Which SMTP command the quoted reply answered, as MTAs say it (Postfix "in reply to RCPT TO
+# command", Exim "after RCPT TO:", Sendmail ">>> DATA" transcripts, DragonFly "did not like
+# our RCPT TO", qmail "RCPT TO response"). First match wins; the value is the command verb.
+COMMANDS: Final = (
+    (
+        r"in reply to (end of )?data command|after end of data|after data\b|>>> data\b"
+        r"|did not like our (final )?data|smtp command:? data\b|in response to (end of )?data",
+        "DATA",
+    ),
+    (
+        r"in reply to rcpt to command|after (pipelined )?rcpt( to)?\b|>>> rcpt to\b"
+        r"|did not like our rcpt to|rcpt to response|smtp command:? rcpt",
+        "RCPT",
+    ),
+    (
+        r"in reply to mail from command|after (pipelined )?mail from\b|>>> mail from\b"
+        r"|did not like our mail from|smtp command:? mail",
+        "MAIL",
+    ),
+    (r"in reply to (ehlo|helo|lhlo) command|after (ehlo|helo)\b|>>> (ehlo|helo)\b", "EHLO"),
+    (r"after initial connection|while connecting|connect to [^ ]+ ?: connection|greeting", "CONN"),
 )

@@ -24,7 +24,7 @@ from ._dsn_fields import (
     specific_status,
     typed_address,
 )
-from ._dsn_text import body_text, scan_text_bounce
+from ._dsn_text import body_text, scan_text_bounce, smtp_command_in
 from ._dsn_types import RecipientStatus, Report, ReturnedHeaders
 
 __all__ = ["parse_message", "to_message"]
@@ -177,39 +177,44 @@ def _recipient(group: list[tuple[str, str]]) -> RecipientStatus:
         last_attempt_date=parse_date(fields.get("last-attempt-date")),
         final_log_id=fields.get("final-log-id"),
         will_retry_until=parse_date(fields.get("will-retry-until")),
+        smtp_command=smtp_command_in(diag.text) if diag else None,
         extra=tuple(extra),
     )
 
 
 def _complete_from_text(msg: Message, recipients: list[RecipientStatus]) -> list[RecipientStatus]:
-    """Fill a recipient's missing diagnostic text or reply code from the human-readable part.
+    """Fill what the delivery-status part left out from the human-readable part.
 
     Several MTAs (qmail-ldap, Exchange, hosted services) write a thin delivery-status part and
-    put the remote server's reply only in the text part.
+    put the remote server's reply only in the text; Postfix, Sendmail and Courier name the SMTP
+    command the reply answered only there ("in reply to RCPT TO command", ">>> DATA").
     """
-    need = [
-        r for r in recipients if r.diagnostic_code is None or not r.diagnostic_code.text.strip()
-    ]
-    if not need:
-        return recipients
-    found = {
-        (r.address or "").lower(): r for r in scan_text_bounce(msg, body_text(msg)) if r.address
-    }
+    text = body_text(msg)
+    found = {(r.address or "").lower(): r for r in scan_text_bounce(msg, text) if r.address}
+    whole_command = smtp_command_in(text) if len(recipients) == 1 else None
     out = []
     for rcpt in recipients:
-        hit = found.get((rcpt.address or "").lower())
-        if rcpt in need and hit is not None and hit.diagnostic_code is not None:
-            status, _ = specific_status(rcpt.raw_status, hit.diagnostic_code.text)
-            out.append(
-                replace(
-                    rcpt,
-                    diagnostic_code=hit.diagnostic_code,
-                    reply_code=rcpt.reply_code or hit.reply_code,
-                    status=status or hit.status,
-                )
-            )
-        else:
+        if rcpt.action not in (None, "failed", "delayed"):
             out.append(rcpt)
+            continue
+        hit = found.get((rcpt.address or "").lower())
+        changes: dict[str, object] = {}
+        if (
+            (rcpt.diagnostic_code is None or not rcpt.diagnostic_code.text.strip())
+            and hit is not None
+            and hit.diagnostic_code is not None
+            and hit.reply_code is not None
+        ):
+            status, _ = specific_status(rcpt.raw_status, hit.diagnostic_code.text)
+            changes.update(
+                diagnostic_code=hit.diagnostic_code,
+                reply_code=rcpt.reply_code or hit.reply_code,
+                status=status or hit.status,
+            )
+        if rcpt.smtp_command is None:
+            command = hit.smtp_command if hit is not None else None
+            changes["smtp_command"] = command or whole_command
+        out.append(replace(rcpt, **changes) if changes else rcpt)  # type: ignore[arg-type]
     return out
 
 

@@ -144,6 +144,35 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
         "RFC 3463 X.2.1; Gmail 'account ... is disabled'; Yahoo 'user is suspended'",
     ),
     (
+        "expired",
+        (
+            r"(delivery|retry) time (expired|exceeded)",
+            r"deferred too long",
+            r"too long in (the )?queue",
+            r"in the queue too long",
+            r"not going to try again",
+            r"retry timeout exceeded",
+            r"queue ?time ?out",
+            r"giving up",
+            r"gave up",
+            r"expired",
+            r"timeout exceeded",
+            r"could not be delivered for \d+",
+            r"message timed out",
+            r"exceeded the max time",
+            r"failing for a long time",
+            r"will be retried for",
+            r"has been delayed",
+            r"did not accept our requests to connect",
+            r"connection timed out",
+            r"operation timed out",
+        ),
+        "RFC 3463 X.4.7 'Delivery time expired'; Postfix 'delivery temporarily suspended: "
+        "connect to ...: Connection timed out' when it gives up; Exim 'retry timeout "
+        "exceeded'; qmail 'in the queue too long'; Gmail 'will be retried' / 'did not accept "
+        "our requests to connect'",
+    ),
+    (
         "hasmoved",
         (
             r"has moved",
@@ -405,25 +434,6 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
         "RFC 5321 §4.2.2 500/501/503",
     ),
     (
-        "expired",
-        (
-            r"(delivery|retry) time (expired|exceeded)",
-            r"deferred too long",
-            r"too long in queue",
-            r"retry timeout exceeded",
-            r"queue ?time ?out",
-            r"giving up",
-            r"gave up",
-            r"expired",
-            r"timeout exceeded",
-            r"has not been delivered",
-            r"could not be delivered for \d+",
-            r"message timed out",
-            r"exceeded the max time",
-        ),
-        "RFC 3463 X.4.7 'Delivery time expired'; Postfix/Exim/Sendmail give-up notices",
-    ),
-    (
         "networkerror",
         (
             r"connection (timed out|refused|reset|lost|closed)",
@@ -520,52 +530,18 @@ TEXT_RULES: Final = tuple(
     (reason, re.compile("|".join(phrases), re.I), source) for reason, phrases, source in _TEXT
 )
 
-# RFC 3463 §3: (class or None, subject, detail) -> reason.
-STATUS_RULES: Final[dict[tuple[int, int], str]] = {
+# RFC 3463 §3 (and later registrations): codes whose registered meaning decides the reason
+# even when the text says something vaguer.
+DECISIVE_STATUS: Final[dict[tuple[int, int], str]] = {
     (1, 1): "userunknown",  # X.1.1 Bad destination mailbox address
     (1, 2): "hostunknown",  # X.1.2 Bad destination system address
-    (1, 3): "userunknown",  # X.1.3 Bad destination mailbox address syntax
-    (1, 4): "userunknown",  # X.1.4 Destination mailbox address ambiguous
     (1, 6): "hasmoved",  # X.1.6 Destination mailbox has moved
     (1, 7): "rejected",  # X.1.7 Bad sender's mailbox address syntax
     (1, 8): "rejected",  # X.1.8 Bad sender's system address
     (1, 10): "notaccept",  # X.1.10 Recipient address has null MX (RFC 7505)
-    (2, 1): "suspend",  # X.2.1 Mailbox disabled, not accepting messages
     (2, 2): "mailboxfull",  # X.2.2 Mailbox full
     (2, 3): "exceedlimit",  # X.2.3 Message length exceeds administrative limit
-    (2, 4): "systemerror",  # X.2.4 Mailing list expansion problem
-    (3, 0): "systemerror",  # X.3.0 Other mail system status
-    (3, 1): "systemfull",  # X.3.1 Mail system full
-    (3, 2): "notaccept",  # X.3.2 System not accepting network messages
-    (3, 3): "systemerror",  # X.3.3 System not capable of selected features
     (3, 4): "mesgtoobig",  # X.3.4 Message too big for system
-    (3, 5): "systemerror",  # X.3.5 System incorrectly configured
-    (4, 0): "networkerror",  # X.4.0 Other network or routing status
-    (4, 1): "networkerror",  # X.4.1 No answer from host
-    (4, 2): "networkerror",  # X.4.2 Bad connection
-    (4, 3): "systemerror",  # X.4.3 Directory server failure
-    (4, 4): "hostunknown",  # X.4.4 Unable to route
-    (4, 5): "toomanyconn",  # X.4.5 Mail system congestion
-    (4, 6): "networkerror",  # X.4.6 Routing loop detected
-    (4, 7): "expired",  # X.4.7 Delivery time expired
-    (5, 0): "syntaxerror",  # X.5.0 Other protocol status
-    (5, 1): "syntaxerror",  # X.5.1 Invalid command
-    (5, 2): "syntaxerror",  # X.5.2 Syntax error
-    (5, 3): "exceedlimit",  # X.5.3 Too many recipients
-    (5, 4): "syntaxerror",  # X.5.4 Invalid command arguments
-    (6, 0): "contenterror",  # X.6.0 Other media error
-    (6, 1): "contenterror",  # X.6.1 Media not supported
-    (6, 2): "contenterror",  # X.6.2 Conversion required and prohibited
-    (6, 3): "contenterror",  # X.6.3 Conversion required but not supported
-    (6, 5): "contenterror",  # X.6.5 Conversion failed
-    (7, 0): "securityerror",  # X.7.0 Other security status
-    (7, 1): "rejected",  # X.7.1 Delivery not authorized, message refused
-    (7, 2): "securityerror",  # X.7.2 Mailing list expansion prohibited
-    (7, 4): "securityerror",  # X.7.4 Security features not supported
-    (7, 5): "securityerror",  # X.7.5 Cryptographic failure
-    (7, 7): "securityerror",  # X.7.7 Message integrity failure
-    (7, 8): "securityerror",  # X.7.8 Authentication credentials invalid (RFC 4954)
-    (7, 10): "securityerror",  # X.7.10 Encryption needed (RFC 5248)
     (7, 13): "suspend",  # X.7.13 User account disabled (RFC 5248)
     (7, 17): "hasmoved",  # X.7.17 Mailbox owner has changed (RFC 7293)
     (7, 18): "hasmoved",  # X.7.18 Domain owner has changed (RFC 7293)
@@ -577,6 +553,47 @@ STATUS_RULES: Final[dict[tuple[int, int], str]] = {
     (7, 25): "requireptr",  # X.7.25 Reverse DNS validation failed
     (7, 26): "authfailure",  # X.7.26 Multiple authentication checks failed
     (7, 27): "notaccept",  # X.7.27 Sender address has null MX (RFC 7505)
+}
+
+# Text reasons specific enough to override a decisive status code (a "550 5.1.1 mailbox
+# full" is about the mailbox, not the address).
+_TEXT_BEATS_STATUS: Final = frozenset({"mailboxfull", "mailererror", "speeding", "mesgtoobig"})
+
+# RFC 3463 §3: the remaining codes, used when the text matched no rule.
+STATUS_RULES: Final[dict[tuple[int, int], str]] = {
+    (1, 3): "userunknown",  # X.1.3 Bad destination mailbox address syntax
+    (1, 4): "userunknown",  # X.1.4 Destination mailbox address ambiguous
+    (2, 1): "suspend",  # X.2.1 Mailbox disabled, not accepting messages
+    (2, 4): "systemerror",  # X.2.4 Mailing list expansion problem
+    (3, 0): "systemerror",  # X.3.0 Other mail system status
+    (3, 1): "systemfull",  # X.3.1 Mail system full
+    (3, 2): "notaccept",  # X.3.2 System not accepting network messages
+    (3, 3): "systemerror",  # X.3.3 System not capable of selected features
+    (3, 5): "systemerror",  # X.3.5 System incorrectly configured
+    (4, 0): "networkerror",  # X.4.0 Other network or routing status
+    (4, 1): "networkerror",  # X.4.1 No answer from host
+    (4, 2): "networkerror",  # X.4.2 Bad connection
+    (4, 3): "systemerror",  # X.4.3 Directory server failure
+    (4, 4): "hostunknown",  # X.4.4 Unable to route
+    (4, 5): "toomanyconn",  # X.4.5 Mail system congestion
+    (4, 6): "networkerror",  # X.4.6 Routing loop detected
+    (4, 7): "expired",  # X.4.7 Delivery time expired
+    (5, 3): "exceedlimit",  # X.5.3 Too many recipients
+    (6, 0): "contenterror",  # X.6.0 Other media error
+    (6, 1): "contenterror",  # X.6.1 Media not supported
+    (6, 2): "contenterror",  # X.6.2 Conversion required and prohibited
+    (6, 3): "contenterror",  # X.6.3 Conversion required but not supported
+    (6, 5): "contenterror",  # X.6.5 Conversion failed
+    (7, 0): "securityerror",  # X.7.0 Other security status
+    (7, 1): "rejected",  # X.7.1 Delivery not authorized, message refused
+    (7, 2): "securityerror",  # X.7.2 Mailing list expansion prohibited
+    (7, 4): "securityerror",  # X.7.4 Security features not supported
+    (7, 5): "securityerror",  # X.7.5 Cryptographic failure
+    (7, 6): "securityerror",  # X.7.6 Cryptographic algorithm not supported
+    (7, 7): "securityerror",  # X.7.7 Message integrity failure
+    (7, 8): "securityerror",  # X.7.8 Authentication credentials invalid (RFC 4954)
+    (7, 9): "policyviolation",  # X.7.9 Authentication mechanism is too weak (RFC 4954)
+    (7, 10): "securityerror",  # X.7.10 Encryption needed (RFC 5248)
     (7, 28): "toomanyconn",  # X.7.28 Mail flood detected
 }
 
@@ -592,13 +609,18 @@ REPLY_RULES: Final[dict[int, str]] = {
     503: "syntaxerror",
     504: "syntaxerror",
     521: "notaccept",  # RFC 7504 host does not accept mail
-    550: "userunknown",  # mailbox unavailable (not found, no access)
     551: "userunknown",  # user not local
     552: "mailboxfull",  # exceeded storage allocation
     553: "userunknown",  # mailbox name not allowed
-    554: "rejected",  # transaction failed
     556: "notaccept",  # RFC 7504 domain does not accept mail
 }
+
+
+def _first_text_rule(text: str) -> tuple[str, str] | None:
+    for reason, pattern, source in TEXT_RULES:
+        if pattern.search(text):
+            return reason, source
+    return None
 
 
 def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> Classification:
@@ -607,29 +629,40 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
     if kind == "auto-reply":
         return Classification(reason="vacation", hard=False, source="RFC 3834 auto-reply")
     status = recipient.status
-    permanent = (
-        status.klass == 5
-        if status is not None
-        else recipient.reply_code is None or recipient.reply_code >= 500
-    )
+    reply = recipient.reply_code
     if recipient.action in ("delivered", "relayed", "expanded") or (
         status is not None and status.klass == 2
     ):
         return Classification(reason="delivered", hard=False, source="RFC 3464 §2.3.3 action")
+    transient = (status is not None and status.klass == 4) or (
+        status is None and reply is not None and reply < 500
+    )
+    permanent = not transient
     text = " ".join((recipient.diagnostic_code.text if recipient.diagnostic_code else "").split())
+    key = None if status is None else (status.subject, status.detail)
 
-    def done(reason: str, source: str) -> Classification:
-        return Classification(reason=reason, hard=is_hard(reason, permanent), source=source)
-
-    if text:
-        for reason, pattern, source in TEXT_RULES:
-            if pattern.search(text):
-                return done(reason, f"text: {source}")
-    if status is not None and (status.subject, status.detail) in STATUS_RULES:
-        reason = STATUS_RULES[(status.subject, status.detail)]
-        return done(reason, f"status: RFC 3463 X.{status.subject}.{status.detail}")
-    if recipient.reply_code in REPLY_RULES:
-        return done(REPLY_RULES[recipient.reply_code], f"reply: RFC 5321 {recipient.reply_code}")
-    if recipient.action == "delayed" or (status is not None and status.klass == 4):
-        return done("expired", "action delayed: RFC 3464 §2.3.3")
-    return done("undefined", "no rule matched")
+    reason: str | None = None
+    source = ""
+    by_text = _first_text_rule(text) if text else None
+    decisive = DECISIVE_STATUS.get(key) if key is not None else None
+    if decisive is not None and (by_text is None or by_text[0] not in _TEXT_BEATS_STATUS):
+        reason, source = decisive, f"status: RFC 3463 X.{key[0]}.{key[1]}"  # type: ignore[index]
+    elif by_text is not None:
+        reason, source = by_text[0], f"text: {by_text[1]}"
+    elif key is not None and key in STATUS_RULES:
+        reason, source = STATUS_RULES[key], f"status: RFC 3463 X.{key[0]}.{key[1]}"
+    elif reply is not None and reply in REPLY_RULES:
+        reason, source = REPLY_RULES[reply], f"reply: RFC 5321 §4.2.3 {reply}"
+    else:
+        reason, source = "undefined", "no rule matched"
+    if transient and reason == "hostunknown":
+        # A temporary DNS failure (SERVFAIL, timeout) is not a missing domain.
+        reason, source = "networkerror", f"{source}; transient"
+    if transient and recipient.action == "failed" and key in ((4, 1), (4, 2)):
+        # X.4.1 / X.4.2 in a final failure: the host never answered until retries gave up.
+        reason, source = "expired", "X.4.1/X.4.2 in a failed report: retries gave up"
+    if reason == "userunknown" and recipient.smtp_command == "DATA" and decisive is None:
+        # Accepted at RCPT, refused after the content was seen: a content filter answering
+        # with a "user unknown" text.
+        reason, source = "filtered", f"{source}; refused after DATA"
+    return Classification(reason=reason, hard=is_hard(reason, permanent), source=source)

@@ -17,6 +17,7 @@ from ._dsn_formats import (
     ADDRESS,
     BOUNCE_SENDERS,
     BOUNCE_SUBJECTS,
+    COMMANDS,
     END_MARKERS,
     RECIPIENT_LINES,
     SKIP_LINES,
@@ -25,7 +26,7 @@ from ._dsn_formats import (
 from ._dsn_types import Diagnostic, RecipientStatus, TypedAddress
 from ._status import EnhancedStatus
 
-__all__ = ["body_text", "scan_text_bounce"]
+__all__ = ["body_text", "scan_text_bounce", "smtp_command_in"]
 
 _ADDR_RE: Final = re.compile(ADDRESS)
 _END: Final = [re.compile(p, re.I) for p in END_MARKERS]
@@ -34,7 +35,16 @@ _RCPT: Final = [re.compile(p, re.I) for p in RECIPIENT_LINES]
 _SKIP: Final = [re.compile(p, re.I) for p in SKIP_LINES]
 _SENDER: Final = re.compile("|".join(BOUNCE_SENDERS), re.I)
 _SUBJECT: Final = re.compile("|".join(BOUNCE_SUBJECTS), re.I)
+_COMMANDS: Final = [(re.compile(p, re.I), verb) for p, verb in COMMANDS]
 _MAX_DIAG_LINES: Final = 12
+
+
+def smtp_command_in(text: str) -> str | None:
+    """The SMTP command a quoted reply answered, when the text says (see ``COMMANDS``)."""
+    for pattern, verb in _COMMANDS:
+        if pattern.search(text):
+            return verb
+    return None
 
 
 def _html_to_text(markup: str) -> str:
@@ -108,7 +118,7 @@ def _diag_text(lines: list[str]) -> str:
     return " ".join(kept)
 
 
-def _recipient(address: str, diag: str, temporary: bool) -> RecipientStatus:
+def _recipient(address: str, diag: str, temporary: bool, command: str | None) -> RecipientStatus:
     status = EnhancedStatus.search(diag) if diag else None
     reply = reply_code_in(diag) if diag else None
     if status is not None and reply is not None and reply // 100 != status.klass:
@@ -126,6 +136,7 @@ def _recipient(address: str, diag: str, temporary: bool) -> RecipientStatus:
         status=status,
         reply_code=reply,
         diagnostic_code=Diagnostic(type=None, text=diag) if diag else None,
+        smtp_command=command,
     )
 
 
@@ -180,11 +191,15 @@ def scan_text_bounce(msg: Message, text: str) -> list[RecipientStatus]:
             return []
         found = [(fallback[0], [])]
     section_diag = _diag_text(section)
+    section_command = smtp_command_in("\n".join(section))
     out = []
     for addr, diag_lines in found:
         diag = _diag_text(diag_lines)
+        command = smtp_command_in(diag)
         if not EnhancedStatus.search(diag) and reply_code_in(diag) is None:
             # The reply was not beside the address: use the whole error section.
             diag = (diag + " " + section_diag).strip() if diag else section_diag
-        out.append(_recipient(addr, diag, temporary))
+        if command is None and len(found) == 1:
+            command = section_command
+        out.append(_recipient(addr, diag, temporary, command))
     return out

@@ -56,7 +56,9 @@ class RecipientStatus:
     ``status`` is the most specific enhanced code known: the Status field, or the code in the
     Diagnostic-Code when Status is the vague ``X.0.0`` of the same class; ``raw_status`` is the
     Status field exactly as written. ``action`` is lower-case; the non-standard ``error`` is
-    reported as ``failed`` (``raw_action`` keeps what was written).
+    reported as ``failed`` (``raw_action`` keeps what was written). ``smtp_command`` is the
+    command (``MAIL``, ``RCPT``, ``DATA``, ``EHLO``, ``CONN``) the remote reply answered, when
+    the report says so.
     """
 
     final_recipient: TypedAddress | None = None
@@ -71,6 +73,7 @@ class RecipientStatus:
     last_attempt_date: datetime | None = None
     final_log_id: str | None = None
     will_retry_until: datetime | None = None
+    smtp_command: str | None = None
     extra: tuple[tuple[str, str], ...] = ()
 
     @property
