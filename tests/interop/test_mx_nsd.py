@@ -8,7 +8,11 @@ lookups whose secure / insecure / bogus status comes from dnsmasq's own DNSSEC v
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import functools
+import io
+import json
 import random
 import socket
 from collections.abc import Callable, Iterator
@@ -21,9 +25,18 @@ import dns.resolver
 import pytest
 
 from smtpcore import MXError
+from smtpcore._cli_mx import add_parser, run
+from smtpcore._mx_cache import TTLCache
 from smtpcore.mx import (
+    MTASTSPolicy,
+    MTASTSResult,
     MXCache,
     MXRoute,
+    PolicyFetcher,
+    STSError,
+    fetch_policy,
+    lookup_mta_sts,
+    lookup_mta_sts_async,
     lookup_tlsa,
     lookup_tlsa_async,
     resolve_mx,
@@ -32,10 +45,13 @@ from smtpcore.mx import (
 
 from .dns_fixtures import (
     DNSServer,
+    Page,
+    PolicyServer,
     ad_flag,
     make_key,
     run_dnsmasq,
     run_nsd,
+    run_policy_server,
     sign_zone,
     trust_anchor,
 )
@@ -77,6 +93,14 @@ MX_TEST = zone(
     "null MX 0 .\nnull A 192.0.2.50\n"
     # a temporary failure below: a host in the broken zone
     "half MX 10 mx.broken.test.\nhalf MX 20 ok.half\nok.half A 192.0.2.60\n"
+    # MTA-STS (RFC 8461 §3.1): a record, split strings, two records, one among others
+     + '_mta-sts.sts TXT "v=STSv1; id=one"\nsts MX 10 mx1.sts\nsts MX 20 backup.elsewhere\n'
+    "mx1.sts A 192.0.2.90\nbackup.elsewhere A 192.0.2.91\n"
+    '_mta-sts.split TXT "v=STSv1; " "id=splitid"\nsplit MX 10 mx1.sts\n'
+    '_mta-sts.multi TXT "v=STSv1; id=a"\n_mta-sts.multi TXT "v=STSv1; id=b"\n'
+    "multi MX 10 mx1.sts\n"
+    '_mta-sts.mixed TXT "v=spf1 -all"\n_mta-sts.mixed TXT "v=STSv1; id=mixed1"\n'
+    "mixed MX 10 mx1.sts\n"
     # 64 MX records with long names: about 5 kB, truncated over UDP
     + "".join(
         f"big MX {i} mail-exchanger-number-{i:02d}-with-a-rather-long-label.big\n"
@@ -359,6 +383,7 @@ def validating(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DNSServer]:
         "$ORIGIN .\n$TTL 300\n"
         "@ SOA ns.dane.test. hostmaster.dane.test. 1 3600 600 86400 60\n@ NS ns.dane.test.\n"
         "ns.dane.test. A 127.0.0.1\n"
+        "dane.test. MX 10 mx.dane.test.\n"
         f"mx.dane.test. A 192.0.2.80\n_25._tcp.mx.dane.test. TLSA 3 1 1 {TLSA_DATA}\n"
         f"_25._tcp.mx.dane.test. TLSA 1 0 1 {TLSA_DATA}\n"
         "plain.dane.test. A 192.0.2.81\n"
@@ -447,3 +472,210 @@ def test_tlsa_bad_host_is_permanent(validating: DNSServer) -> None:
     with pytest.raises(MXError) as info:
         lookup_tlsa("bad..host", resolver=validating.resolver())
     assert info.value.kind == "permanent"
+
+
+# -- MTA-STS: TXT records from nsd, the policy from a loopback HTTPS server -------------------
+
+STS_POLICY = b"version: STSv1\nmode: enforce\nmx: *.sts.mx.test\nmax_age: 86400\n"
+STS_PATH = "/.well-known/mta-sts.txt"
+
+
+@pytest.fixture(scope="module")
+def policy_server() -> Iterator[PolicyServer]:
+    names = [f"mta-sts.{d}.mx.test" for d in ("sts", "split", "multi", "mixed", "bare")]
+    with run_policy_server(names) as server:
+        server.pages[STS_PATH] = Page(body=STS_POLICY)
+        yield server
+
+
+def fetcher(server: PolicyServer) -> PolicyFetcher:
+    return functools.partial(
+        fetch_policy,
+        context=server.client_context(),
+        port=server.port,
+        address="127.0.0.1",
+        timeout=10,
+    )
+
+
+@pytest.fixture(params=["sync", "async"])
+def sts(request: pytest.FixtureRequest, nsd: DNSServer, policy_server: PolicyServer) -> Lookup:
+    def run(domain: str, **kwargs: Any) -> MTASTSResult:
+        kwargs.setdefault("resolver", nsd.resolver())
+        kwargs.setdefault("cache", None)
+        kwargs.setdefault("fetch", fetcher(policy_server))
+        if request.param == "sync":
+            return lookup_mta_sts(domain, **kwargs)
+        return asyncio.run(lookup_mta_sts_async(domain, **kwargs))
+
+    return run
+
+
+def test_mta_sts_policy_and_matching(sts: Lookup, resolve: Resolve) -> None:
+    result = sts("STS.mx.test")
+    assert result.record_id == "one"
+    assert result.policy == MTASTSPolicy(
+        id="one", mode="enforce", mx=("*.sts.mx.test",), max_age=86400
+    )
+    assert result.from_cache is False
+    route = resolve("sts.mx.test")
+    allowed = {h.host: result.policy.matches(h.host) for h in route.hosts}
+    assert allowed == {"mx1.sts.mx.test": True, "backup.elsewhere.mx.test": False}
+
+
+@pytest.mark.parametrize(
+    ("domain", "record_id"), [("split.mx.test", "splitid"), ("mixed.mx.test", "mixed1")]
+)
+def test_mta_sts_record_rules(sts: Lookup, domain: str, record_id: str) -> None:
+    result = sts(domain)
+    assert result.record_id == record_id
+    assert result.policy is not None
+    assert result.policy.id == record_id
+
+
+@pytest.mark.parametrize("domain", ["multi.mx.test", "bare.mx.test", "nope.mx.test"])
+def test_no_usable_record_is_no_mta_sts(sts: Lookup, domain: str) -> None:
+    result = sts(domain)
+    assert result.policy is None
+    assert result.record_id is None
+    assert "no valid" in result.reason
+
+
+def test_txt_failure_is_no_policy_without_cache(sts: Lookup) -> None:
+    result = sts("x.broken.test")
+    assert result.policy is None
+    assert "TXT lookup failed" in result.reason
+
+
+def test_policy_cache_by_id(sts: Lookup, policy_server: PolicyServer) -> None:
+    now = [0.0]
+    cache: TTLCache[str, MTASTSPolicy] = TTLCache(clock=lambda: now[0])
+    before = len(policy_server.requests)
+    first = sts("sts.mx.test", cache=cache)
+    assert len(policy_server.requests) == before + 1
+    second = sts("sts.mx.test", cache=cache)  # same id: no refetch (RFC 8461 §3.3)
+    assert len(policy_server.requests) == before + 1
+    assert second.from_cache is True
+    assert second.policy == first.policy
+    # a cached policy of another id is replaced by a fetch
+    stale = MTASTSPolicy(id="old", mode="testing", mx=("x.test",), max_age=100)
+    cache.put("sts.mx.test", stale, 100)
+    third = sts("sts.mx.test", cache=cache)
+    assert len(policy_server.requests) == before + 2
+    assert third.policy == first.policy
+    # after max_age the policy is gone from the cache and fetched again
+    now[0] += 86400
+    assert sts("sts.mx.test", cache=cache).from_cache is False
+    assert len(policy_server.requests) == before + 3
+
+
+def test_cached_policy_survives_fetch_and_record_failures(sts: Lookup) -> None:
+    cache: TTLCache[str, MTASTSPolicy] = TTLCache(clock=lambda: 0.0)
+    kept = MTASTSPolicy(id="old", mode="enforce", mx=("*.sts.mx.test",), max_age=100)
+
+    def failing(domain: str) -> str:
+        raise STSError("no route to the policy host")
+
+    # RFC 8461 §3.3: no policy fetched and none cached: as though no MTA-STS
+    assert sts("sts.mx.test", cache=cache, fetch=failing).policy is None
+    # ... but a cached one is kept and used
+    cache.put("sts.mx.test", kept, 100)
+    result = sts("sts.mx.test", cache=cache, fetch=failing)
+    assert (result.policy, result.from_cache) == (kept, True)
+    assert "no route" in result.reason
+    # the TXT record gone (an attacker can strip it): the cached policy still holds
+    cache.put("bare.mx.test", kept, 100)
+    assert sts("bare.mx.test", cache=cache).policy == kept
+
+
+def test_invalid_policy_is_no_policy(sts: Lookup) -> None:
+    result = sts("sts.mx.test", fetch=lambda domain: "version: STSv1\nmode: sometimes\n")
+    assert result.policy is None
+    assert "mode" in result.reason
+
+
+# -- the CLI piece, run() called directly -------------------------------------------------------
+
+
+def cli(*argv: str, fetch: PolicyFetcher | None = None) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="smtpcore")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["mx", *argv])
+    out, err = io.StringIO(), io.StringIO()
+    kwargs: dict[str, Any] = {} if fetch is None else {"fetch": fetch}
+    status = run(args, out=out, err=err, **kwargs)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_cli_json(nsd: DNSServer) -> None:
+    status, out, _ = cli("pref.mx.test", "--nameserver", f"127.0.0.1:{nsd.port}", "--json")
+    assert status == 0
+    data = json.loads(out)
+    assert data["domain"] == data["ascii_domain"] == "pref.mx.test"
+    assert data["implicit"] is False
+    assert data["groups"] == [
+        [{"host": "nine.pref.mx.test", "preference": 9, "addresses": ["192.0.2.9"]}],
+        [{"host": "ten.pref.mx.test", "preference": 10, "addresses": ["192.0.2.10"]}],
+        [{"host": "hundred.pref.mx.test", "preference": 100, "addresses": ["192.0.2.100"]}],
+    ]
+
+
+def test_cli_table(nsd: DNSServer) -> None:
+    status, out, _ = cli("Bücher.test", "--nameserver", f"127.0.0.1:{nsd.port}")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("Bücher.test (xn--bcher-kva.test): MX, TTL ")
+    assert lines[2].split() == ["10", "mail.xn--bcher-kva.test", "192.0.2.70"]
+
+
+@pytest.mark.parametrize(
+    ("domain", "status", "kind"),
+    [
+        ("nope.mx.test", 1, "permanent"),
+        ("null.mx.test", 1, "null-mx"),
+        ("bare.mx.test", 1, "no-route"),
+        ("x.broken.test", 75, "temporary"),
+    ],
+)
+def test_cli_errors(nsd: DNSServer, domain: str, status: int, kind: str) -> None:
+    got, out, _ = cli(domain, "--nameserver", f"127.0.0.1:{nsd.port}", "--json")
+    assert got == status
+    data = json.loads(out)
+    assert data["domain"] == domain
+    assert data["error"]["kind"] == kind
+    assert domain in data["error"]["message"]
+    got, out, err = cli(domain, "--nameserver", f"127.0.0.1:{nsd.port}")
+    assert got == status
+    assert out == ""
+    assert f"{kind} error" in err
+
+
+def test_cli_mta_sts(nsd: DNSServer, policy_server: PolicyServer) -> None:
+    argv = ["sts.mx.test", "--nameserver", f"127.0.0.1:{nsd.port}", "--mta-sts"]
+    status, out, _ = cli(*argv, "--json", fetch=fetcher(policy_server))
+    assert status == 0
+    data = json.loads(out)
+    assert data["mta_sts"]["policy"] == {
+        "id": "one",
+        "mode": "enforce",
+        "mx": ["*.sts.mx.test"],
+        "max_age": 86400,
+    }
+    matches = {h["host"]: h["mta_sts_match"] for g in data["groups"] for h in g}
+    assert matches == {"mx1.sts.mx.test": True, "backup.elsewhere.mx.test": False}
+    status, out, _ = cli(*argv, fetch=fetcher(policy_server))
+    assert "MTA-STS: mode enforce" in out
+    assert "not allowed by the MTA-STS policy" in out
+
+
+def test_cli_tlsa(validating: DNSServer) -> None:
+    status, out, _ = cli(
+        "dane.test", "--nameserver", f"127.0.0.1:{validating.port}", "--tlsa", "--json"
+    )
+    assert status == 0
+    host = json.loads(out)["groups"][0][0]
+    assert host["host"] == "mx.dane.test"
+    assert host["tlsa"]["secure"] is True
+    assert {"usage": 3, "selector": 1, "mtype": 1, "data": TLSA_DATA} in host["tlsa"]["records"]
+    status, out, _ = cli("dane.test", "--nameserver", f"127.0.0.1:{validating.port}", "--tlsa")
+    assert "TLSA (secure): " in out
