@@ -124,7 +124,9 @@ class OriginalRecipient:
             raise LocalProtocolError("empty ORCPT address")
 
 
-def _check_extra(extra: tuple[tuple[str, str | None], ...]) -> None:
+def _check_extra(extra: tuple[tuple[str, str | None], ...]) -> tuple[tuple[str, str | None], ...]:
+    """Validate raw ESMTP parameters; return them with upper-case keywords (RFC 5321 §2.4:
+    keywords are case-insensitive, and the parser reports them upper-case)."""
     seen: set[str] = set()
     for keyword, value in extra:
         # RFC 5321 §4.1.2: esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
@@ -136,6 +138,7 @@ def _check_extra(extra: tuple[tuple[str, str | None], ...]) -> None:
         if keyword.upper() in seen:
             raise LocalProtocolError(f"duplicate ESMTP parameter {keyword}")
         seen.add(keyword.upper())
+    return tuple((keyword.upper(), value) for keyword, value in extra)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,7 +173,7 @@ class MailParams:
             _check_text(self.auth, "AUTH=")
         if self.mt_priority is not None and not -9 <= self.mt_priority <= 9:
             raise LocalProtocolError("MT-PRIORITY must be -9..9 (RFC 6710 §3)")
-        _check_extra(self.extra)
+        object.__setattr__(self, "extra", _check_extra(self.extra))
         known = {"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH", "REQUIRETLS", "MT-PRIORITY"}
         for keyword, _ in self.extra:
             if keyword.upper() in known | {"BY"}:
@@ -199,7 +202,7 @@ class RcptParams:
             if len(set(values)) != len(values):
                 raise LocalProtocolError("NOTIFY lists a value twice")
             object.__setattr__(self, "notify", tuple(values))
-        _check_extra(self.extra)
+        object.__setattr__(self, "extra", _check_extra(self.extra))
         for keyword, _ in self.extra:
             if keyword.upper() in ("NOTIFY", "ORCPT"):
                 raise LocalProtocolError(f"{keyword} is a typed parameter; set it by name")
