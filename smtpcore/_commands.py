@@ -171,6 +171,7 @@ def _b64(data: bytes) -> str:
 _ESMTP_KEYWORD: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 # RFC 6531 §3.3: esmtp-value =/ UTF8-non-ascii
 _ESMTP_VALUE: Final = re.compile(r"[\x21-\x3c\x3e-\x7e\x80-\U0010ffff]+")
+_LENIENT_SEP: Final = re.compile(r"[ \t]+")
 _DIGITS: Final = re.compile(r"[0-9]{1,20}")
 _BY: Final = re.compile(r"([+-]?[0-9]{1,9});([RrNn])([Tt]?)")
 _PRIORITY: Final = re.compile(r"[+-]?[0-9]")
@@ -182,7 +183,10 @@ def _bad(msg: str, hint: StatusHint = PARAM_SYNTAX) -> LocalProtocolError:
 
 def _split_params(text: str, *, strict: bool) -> list[tuple[str, str | None]]:
     """RFC 5321 §4.1.2: Mail-parameters = esmtp-param *(SP esmtp-param)."""
-    items = text.split(" ") if strict else text.split()
+    # Only SP separates parameters (and HT, leniently): str.split() would also cut at
+    # U+00A0 and other Unicode spaces that an RFC 6531 esmtp-value may hold.
+    lenient = text.strip(" \t")
+    items = text.split(" ") if strict else _LENIENT_SEP.split(lenient) if lenient else []
     out: list[tuple[str, str | None]] = []
     seen: set[str] = set()
     for item in items:
