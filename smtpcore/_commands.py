@@ -159,7 +159,10 @@ def format_command(cmd: Command, *, utf8: bool = False) -> bytes:
             f"non-ASCII in {cmd.verb or 'command'} needs SMTPUTF8 (RFC 6531 §3.2): {line!r}",
             NON_ASCII_ADDRESS,
         )
-    return (line + "\r\n").encode("utf-8")
+    try:
+        return (line + "\r\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in some text field: no UTF-8 form
+        raise LocalProtocolError(f"{cmd.verb or 'command'} has no UTF-8 form: {line!r}") from None
 
 
 def _b64(data: bytes) -> str:

@@ -133,7 +133,10 @@ def _check_extra(extra: tuple[tuple[str, str | None], ...]) -> tuple[tuple[str, 
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", keyword):
             raise LocalProtocolError(f"bad ESMTP parameter keyword {keyword!r}")
         # esmtp-value = 1*(%d33-60 / %d62-126 / UTF8-non-ascii)  (RFC 6531 §3.3)
-        if value is not None and not re.fullmatch(r"[\x21-\x3c\x3e-\x7e\x80-\U0010ffff]+", value):
+        # (UTF8-non-ascii has no surrogate code points: they cannot be encoded.)
+        if value is not None and not re.fullmatch(
+            r"[\x21-\x3c\x3e-\x7e\x80-\ud7ff\ue000-\U0010ffff]+", value
+        ):
             raise LocalProtocolError(f"bad ESMTP parameter value {value!r}")
         if keyword.upper() in seen:
             raise LocalProtocolError(f"duplicate ESMTP parameter {keyword}")
