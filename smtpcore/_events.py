@@ -458,8 +458,9 @@ class Reply(Event):
     command: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if type(self.code) is not int or not 200 <= self.code <= 599:  # bool is no code
-            raise LocalProtocolError(f"reply code must be 200..599, not {self.code!r}")
+        # RFC 5321 §4.2: Reply-code = %x32-35 %x30-35 %x30-39 (bool is no code)
+        if type(self.code) is not int or not 200 <= self.code <= 599 or self.code // 10 % 10 > 5:
+            raise LocalProtocolError(f"reply code must be [2-5][0-5][0-9], not {self.code!r}")
         if isinstance(self.lines, str):
             raise LocalProtocolError("Reply.lines is a tuple of str; use Reply.of(code, text)")
         if not self.lines:
