@@ -372,6 +372,12 @@ class AuthCancel(Command):
     verb: ClassVar[str] = "*"
 
 
+_KNOWN_VERBS: Final = frozenset(
+    {"EHLO", "HELO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN", "HELP"}
+    | {"NOOP", "QUIT", "STARTTLS", "AUTH"}
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownCommand(Command):
     """A command this library has no type for (XCLIENT, ETRN, ...), kept raw."""
@@ -384,6 +390,10 @@ class UnknownCommand(Command):
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", self.name):
             raise LocalProtocolError(f"bad command word {self.name!r}")
         object.__setattr__(self, "name", self.name.upper())
+        # A known verb sent raw would slip past the sequencing tables (RFC 5321 §4.1.4): the
+        # client would file "RCPT TO:..." as an unknown step while the server runs RCPT.
+        if self.name in _KNOWN_VERBS:
+            raise LocalProtocolError(f"{self.name} has its own event type; use it")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
