@@ -174,6 +174,9 @@ class MailParams:
                 raise LocalProtocolError("ENVID must be 1..100 printable US-ASCII characters")
         if self.auth is not None:
             _check_text(self.auth, "AUTH=")
+            # RFC 5321 §4.1.2 esmtp-value is 1*char: "<>" is the empty identity (RFC 4954 §5)
+            if not self.auth:
+                raise LocalProtocolError('AUTH= needs a value; "<>" for no identity')
         if self.mt_priority is not None and not -9 <= self.mt_priority <= 9:
             raise LocalProtocolError("MT-PRIORITY must be -9..9 (RFC 6710 §3)")
         object.__setattr__(self, "extra", _check_extra(self.extra))
