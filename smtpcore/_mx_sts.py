@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ._addresses import AddressError, domain_to_ascii
-from ._errors import SMTPCoreError
+from ._errors import MXError, SMTPCoreError
+from ._mx_cache import TTLCache
 
 __all__ = [
     "MAX_AGE_LIMIT",
     "MTASTSPolicy",
     "MTASTSResult",
     "STSError",
+    "STSLookup",
     "Mode",
     "parse_policy",
     "policy_matches",
@@ -200,3 +202,70 @@ def policy_matches(patterns: Sequence[str], host: str) -> bool:
         elif name == pattern:
             return True
     return False
+
+
+class STSLookup:
+    """The MTA-STS decisions of RFC 8461 §3.3 and §5.1, between the TXT lookup and the fetch.
+
+    The driver calls :meth:`after_txt` with the joined TXT records (None when the lookup
+    failed); when that returns None it fetches the policy and calls :meth:`after_fetch` with
+    its text (None when the fetch failed).
+    """
+
+    def __init__(self, domain: str, cache: TTLCache[str, MTASTSPolicy] | None) -> None:
+        try:
+            self.ascii_domain = domain_to_ascii(domain)
+        except AddressError as exc:
+            raise MXError(domain, "permanent", exc.message) from None
+        self.domain = domain
+        self.cache = cache
+        hit = cache.get(self.ascii_domain) if cache is not None else None
+        self.cached = hit[0] if hit is not None else None
+        self.record_id: str | None = None
+
+    @property
+    def txt_name(self) -> str:
+        return f"_mta-sts.{self.ascii_domain}."
+
+    def result(
+        self, policy: MTASTSPolicy | None, reason: str = "", cached: bool = False
+    ) -> MTASTSResult:
+        return MTASTSResult(
+            domain=self.domain,
+            ascii_domain=self.ascii_domain,
+            record_id=self.record_id,
+            policy=policy,
+            from_cache=cached,
+            reason=reason,
+        )
+
+    def fallback(self, reason: str) -> MTASTSResult:
+        # RFC 8461 §3.3/§5.1: without a fresh record or policy, a cached (non-expired) policy
+        # is used; without one, delivery goes on as though there were no MTA-STS.
+        if self.cached is not None:
+            return self.result(self.cached, reason, cached=True)
+        return self.result(None, reason)
+
+    def after_txt(self, records: list[str] | None, error: str = "") -> MTASTSResult | None:
+        """The result when no fetch is needed, or None to fetch the policy."""
+        if records is None:
+            return self.fallback(f"TXT lookup failed: {error}")
+        self.record_id = select_sts_record(records)
+        if self.record_id is None:
+            return self.fallback("no valid v=STSv1 TXT record")
+        if self.cached is not None and self.cached.id == self.record_id:
+            return self.result(self.cached, cached=True)  # RFC 8461 §3.3: same id, no refetch
+        return None
+
+    def after_fetch(self, text: str | None, error: str = "") -> MTASTSResult:
+        if text is None:
+            return self.fallback(error)
+        assert self.record_id is not None
+        try:
+            policy = parse_policy(text, policy_id=self.record_id)
+        except STSError as exc:
+            return self.fallback(exc.args[0])
+        if self.cache is not None:
+            # RFC 8461 §5.1: the policy is cached for max_age seconds.
+            self.cache.put(self.ascii_domain, policy, policy.max_age)
+        return self.result(policy)

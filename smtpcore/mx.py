@@ -37,14 +37,7 @@ from ._errors import MXError
 from ._mx import DNSAnswer, MXHost, MXPlan, MXRecord, MXRoute, Prefer, Query
 from ._mx_cache import TTLCache
 from ._mx_dane import TLSARecord, TLSAResult, check_tlsa
-from ._mx_sts import (
-    MTASTSPolicy,
-    MTASTSResult,
-    STSError,
-    parse_policy,
-    policy_matches,
-    select_sts_record,
-)
+from ._mx_sts import MTASTSPolicy, MTASTSResult, STSError, STSLookup, policy_matches
 
 __all__ = [
     "DEFAULT_CACHE",
@@ -181,9 +174,16 @@ def _store(cache: MXCache | None, key: CacheKey, answer: DNSAnswer) -> None:
         cache.put(key, answer, answer.ttl)
 
 
-def _sync_resolver(resolver: AnyResolver | None) -> dns.resolver.Resolver:
+def _no_configuration(domain: str, exc: Exception) -> MXError:
+    return MXError(domain, "temporary", f"no DNS resolver configuration: {exc}")
+
+
+def _sync_resolver(resolver: AnyResolver | None, domain: str) -> dns.resolver.Resolver:
     if resolver is None:
-        return dns.resolver.get_default_resolver()
+        try:
+            return dns.resolver.get_default_resolver()
+        except dns.exception.DNSException as exc:  # e.g. no /etc/resolv.conf
+            raise _no_configuration(domain, exc) from exc
     if isinstance(resolver, dns.resolver.Resolver):
         return resolver
     clone = dns.resolver.Resolver(configure=False)
@@ -191,9 +191,12 @@ def _sync_resolver(resolver: AnyResolver | None) -> dns.resolver.Resolver:
     return clone
 
 
-def _async_resolver(resolver: AnyResolver | None) -> dns.asyncresolver.Resolver:
+def _async_resolver(resolver: AnyResolver | None, domain: str) -> dns.asyncresolver.Resolver:
     if resolver is None:
-        return dns.asyncresolver.get_default_resolver()
+        try:
+            return dns.asyncresolver.get_default_resolver()
+        except dns.exception.DNSException as exc:
+            raise _no_configuration(domain, exc) from exc
     if isinstance(resolver, dns.asyncresolver.Resolver):
         return resolver
     clone = dns.asyncresolver.Resolver(configure=False)
@@ -285,7 +288,7 @@ def resolve_mx(
     "null-mx" (RFC 7505), "no-route" (no usable host) or "temporary" (retry later).
     """
     plan = MXPlan(domain, shuffle=(rng or _RNG).shuffle, prefer=prefer)
-    sync = _sync_resolver(resolver) if plan.pending() else None
+    sync = _sync_resolver(resolver, domain) if plan.pending() else None
     while queries := plan.pending():
         assert sync is not None
         plan.receive(_ask_sync(sync, cache, queries[0]))
@@ -305,7 +308,7 @@ async def resolve_mx_async(
     The address queries of all hosts run concurrently (at most 16 at a time).
     """
     plan = MXPlan(domain, shuffle=(rng or _RNG).shuffle, prefer=prefer)
-    aresolver = _async_resolver(resolver) if plan.pending() else None
+    aresolver = _async_resolver(resolver, domain) if plan.pending() else None
     while queries := plan.pending():
         assert aresolver is not None
         batch = queries[:_ASYNC_BATCH]
@@ -379,7 +382,7 @@ def lookup_tlsa(host: str, port: int = 25, *, resolver: AnyResolver | None = Non
     failure (a bogus answer is a SERVFAIL) raises :class:`MXError` of kind "temporary".
     """
     name = _tlsa_name(host, port)
-    validating = _with_dnssec(_sync_resolver(resolver))
+    validating = _with_dnssec(_sync_resolver(resolver, host))
     try:
         result = validating.resolve(name + ".", "TLSA", raise_on_no_answer=False, search=False)
     except dns.exception.DNSException as exc:
@@ -392,7 +395,7 @@ async def lookup_tlsa_async(
 ) -> TLSAResult:
     """:func:`lookup_tlsa` on ``dns.asyncresolver``."""
     name = _tlsa_name(host, port)
-    validating = _with_dnssec(_async_resolver(resolver))
+    validating = _with_dnssec(_async_resolver(resolver, host))
     try:
         result = await validating.resolve(
             name + ".", "TLSA", raise_on_no_answer=False, search=False
@@ -463,68 +466,6 @@ def _sts_records(result: dns.resolver.Answer) -> list[str]:
     return [b"".join(rd.strings).decode("utf-8", "replace") for rd in result.rrset]
 
 
-class _STSLookup:
-    """The MTA-STS decisions of RFC 8461 §3.3 and §5.1, between the TXT lookup and the fetch."""
-
-    def __init__(self, domain: str, cache: TTLCache[str, MTASTSPolicy] | None) -> None:
-        try:
-            self.ascii_domain = domain_to_ascii(domain)
-        except AddressError as exc:
-            raise MXError(domain, "permanent", exc.message) from None
-        self.domain = domain
-        self.cache = cache
-        hit = cache.get(self.ascii_domain) if cache is not None else None
-        self.cached = hit[0] if hit is not None else None
-        self.record_id: str | None = None
-
-    @property
-    def txt_name(self) -> str:
-        return f"_mta-sts.{self.ascii_domain}."
-
-    def result(
-        self, policy: MTASTSPolicy | None, reason: str = "", cached: bool = False
-    ) -> MTASTSResult:
-        return MTASTSResult(
-            domain=self.domain,
-            ascii_domain=self.ascii_domain,
-            record_id=self.record_id,
-            policy=policy,
-            from_cache=cached,
-            reason=reason,
-        )
-
-    def fallback(self, reason: str) -> MTASTSResult:
-        # RFC 8461 §3.3/§5.1: without a fresh record or policy, a cached (non-expired) policy
-        # is used; without one, delivery goes on as though there were no MTA-STS.
-        if self.cached is not None:
-            return self.result(self.cached, reason, cached=True)
-        return self.result(None, reason)
-
-    def after_txt(self, records: list[str] | None, error: str = "") -> MTASTSResult | None:
-        """The result when no fetch is needed, or None to fetch the policy."""
-        if records is None:
-            return self.fallback(f"TXT lookup failed: {error}")
-        self.record_id = select_sts_record(records)
-        if self.record_id is None:
-            return self.fallback("no valid v=STSv1 TXT record")
-        if self.cached is not None and self.cached.id == self.record_id:
-            return self.result(self.cached, cached=True)  # RFC 8461 §3.3: same id, no refetch
-        return None
-
-    def after_fetch(self, text: str | None, error: str = "") -> MTASTSResult:
-        if text is None:
-            return self.fallback(error)
-        assert self.record_id is not None
-        try:
-            policy = parse_policy(text, policy_id=self.record_id)
-        except STSError as exc:
-            return self.fallback(exc.args[0])
-        if self.cache is not None:
-            # RFC 8461 §5.1: the policy is cached for max_age seconds.
-            self.cache.put(self.ascii_domain, policy, policy.max_age)
-        return self.result(policy)
-
-
 def _txt_failure(exc: dns.exception.DNSException) -> list[str] | None:
     if isinstance(exc, dns.resolver.NXDOMAIN):
         return []
@@ -545,11 +486,13 @@ def lookup_mta_sts(
     change how it connects). Never raises for a missing or broken policy: the result's
     ``policy`` is None and ``reason`` says why.
     """
-    state = _STSLookup(domain, cache)
+    state = STSLookup(domain, cache)
     try:
-        answer = _sync_resolver(resolver).resolve(
+        answer = _sync_resolver(resolver, domain).resolve(
             state.txt_name, "TXT", raise_on_no_answer=False, search=False
         )
+    except MXError as exc:
+        done = state.after_txt(None, exc.reason)
     except dns.exception.DNSException as exc:
         done = state.after_txt(_txt_failure(exc), str(exc))
     else:
@@ -571,11 +514,13 @@ async def lookup_mta_sts_async(
     fetch: PolicyFetcher = fetch_policy,
 ) -> MTASTSResult:
     """:func:`lookup_mta_sts` on ``dns.asyncresolver``; the fetch runs in a worker thread."""
-    state = _STSLookup(domain, cache)
+    state = STSLookup(domain, cache)
     try:
-        answer = await _async_resolver(resolver).resolve(
+        answer = await _async_resolver(resolver, domain).resolve(
             state.txt_name, "TXT", raise_on_no_answer=False, search=False
         )
+    except MXError as exc:
+        done = state.after_txt(None, exc.reason)
     except dns.exception.DNSException as exc:
         done = state.after_txt(_txt_failure(exc), str(exc))
     else:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from smtpcore import MXError
 from smtpcore._mx_cache import TTLCache
 from smtpcore._mx_sts import (
     MAX_AGE_LIMIT,
+    MTASTSPolicy,
     STSError,
+    STSLookup,
     parse_policy,
     policy_matches,
     select_sts_record,
@@ -181,3 +184,54 @@ def test_ttl_cache_is_bounded_expired_first_then_oldest() -> None:
     assert len(cache) == 3
     with pytest.raises(ValueError, match="max_entries"):
         TTLCache(clock=lambda: 0.0, max_entries=0)
+
+
+# -- the lookup decisions (RFC 8461 §3.3, §5.1), between the TXT lookup and the fetch ---------
+
+GOOD = "version: STSv1\nmode: enforce\nmx: mx.example.test\nmax_age: 600\n"
+
+
+def test_lookup_fetches_for_a_new_id_and_caches_for_max_age() -> None:
+    now = [0.0]
+    cache: TTLCache[str, MTASTSPolicy] = TTLCache(clock=lambda: now[0])
+    first = STSLookup("Example.TEST", cache)
+    assert first.txt_name == "_mta-sts.example.test."
+    assert first.after_txt(["v=STSv1; id=1"]) is None  # go and fetch
+    result = first.after_fetch(GOOD)
+    assert result.policy is not None
+    assert (result.record_id, result.policy.id, result.from_cache) == ("1", "1", False)
+    again = STSLookup("example.test", cache)
+    same = again.after_txt(["v=STSv1; id=1"])
+    assert same is not None
+    assert same.from_cache
+    assert same.policy == result.policy
+    assert STSLookup("example.test", cache).after_txt(["v=STSv1; id=2"]) is None  # new id
+    now[0] = 600.0
+    assert STSLookup("example.test", cache).after_txt(["v=STSv1; id=1"]) is None  # expired
+
+
+def test_lookup_falls_back_to_the_cached_policy_or_to_none() -> None:
+    cache: TTLCache[str, MTASTSPolicy] = TTLCache(clock=lambda: 0.0)
+    for records, fetched in ((None, None), ([], None), (["v=STSv1; id=9"], "bad policy")):
+        plain = STSLookup("example.test", cache)
+        done = plain.after_txt(records, "SERVFAIL")
+        if done is None:
+            done = plain.after_fetch(fetched, "refused")
+        assert done.policy is None
+        assert done.reason
+    kept = MTASTSPolicy(id="1", mode="enforce", mx=("mx.example.test",), max_age=600)
+    cache.put("example.test", kept, 600)
+    failed_txt = STSLookup("example.test", cache).after_txt(None, "SERVFAIL")
+    assert failed_txt is not None
+    assert (failed_txt.policy, failed_txt.from_cache) == (kept, True)
+    assert "SERVFAIL" in failed_txt.reason
+    lookup = STSLookup("example.test", cache)
+    assert lookup.after_txt(["v=STSv1; id=2"]) is None
+    assert lookup.after_fetch(None, "connection refused").policy == kept
+    assert STSLookup("example.test", None).after_txt([]) is not None
+
+
+def test_lookup_refuses_invalid_domains() -> None:
+    with pytest.raises(MXError) as info:
+        STSLookup("bad..example", None)
+    assert info.value.kind == "permanent"
