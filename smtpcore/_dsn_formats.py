@@ -23,6 +23,7 @@ __all__ = [
     "COMMANDS",
     "END_MARKERS",
     "FAMILIES",
+    "FIELD_ALIASES",
     "RECIPIENT_LINES",
     "SKIP_LINES",
     "START_MARKERS",
@@ -85,11 +86,7 @@ FAMILIES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         "start": (r"delivery to the following recipients? (failed|has been delayed)",),
         "end": (r"^-+ ?original message ?-+", r"^-+ ?message header follows"),
         "recipient": (rf"^\s+{_A}\s*$",),
-        "skip": (
-            r"^\s*technical details of",
-            r"^\s*google tried to deliver",
-            r"^\s*the error that the other server returned was",
-        ),
+        "skip": (r"^\s*technical details of \w+ failure:?\s*$",),
     },
     # Microsoft Exchange 2003 / Outlook: "addr on <date>" then reasons; "did not reach".
     "exchange": {
@@ -116,8 +113,13 @@ FAMILIES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         "recipient": (
             rf"^\s*{_A}\s*:\s*(?P<diag>\S.*)$",
             rf"(?:error delivering your mail to|could not be delivered to|your message to"
-            rf"|delivery to|failed recipient:?|recipient address:?|addressed to|"
-            rf"\bto:)\s*{_A}",
+            rf"|deliver(?:y)?(?: of)?(?: your| the)?(?: message| mail)? to|failed recipient:?"
+            rf"|recipient(?: address)?:|addressed to|\bto:|rcpt to:?|undeliverable to"
+            rf"|returned permanent errors:|attempts?:)\s*{_A}",
+            # "addr [User unknown]" (Mail2000 and other Asian gateways)
+            rf"^\s*{_A}\s*\[(?P<diag>[^\]]+)\]\s*$",
+            # "* addr" bullet lists
+            rf"^\s*[*\-]\s+{_A}\s*$",
         ),
         "skip": (),
     },
@@ -137,7 +139,7 @@ SKIP_LINES: Final = _all("skip")
 # "non-delivery notification"; these are the names MTAs give them in practice.
 BOUNCE_SENDERS: Final = (
     r"mailer-daemon",
-    r"postmaster",
+    r"post_?master",
     r"mail delivery",
     r"mail administrator",
     r"mailmaster",
@@ -193,3 +195,12 @@ COMMANDS: Final = (
     (r"in reply to (ehlo|helo|lhlo) command|after (ehlo|helo)\b|>>> (ehlo|helo)\b", "EHLO"),
     (r"after initial connection|while connecting|connect to [^ ]+ ?: connection|greeting", "CONN"),
 )
+
+# Gateways that write RFC 3464-like fields under other names (PMDF / Oracle Messaging Server
+# "Recipient address:", "Diagnostic code:", "Remote system:").
+FIELD_ALIASES: Final = {
+    "recipient address": "final-recipient",
+    "original address": "original-recipient",
+    "diagnostic code": "diagnostic-code",
+    "remote system": "remote-mta",
+}

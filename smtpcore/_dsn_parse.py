@@ -24,6 +24,8 @@ from ._dsn_fields import (
     specific_status,
     typed_address,
 )
+from ._dsn_formats import FIELD_ALIASES
+from ._dsn_json import ses_report
 from ._dsn_text import body_text, scan_text_bounce, smtp_command_in
 from ._dsn_types import RecipientStatus, Report, ReturnedHeaders
 
@@ -84,17 +86,42 @@ def parse_message(msg: Message) -> Report | None:
             return _feedback_report(msg, part, returned)
     status_parts = [p for p in parts if p.get_content_type() in _STATUS_TYPES]
     if status_parts:
-        report = _delivery_status(msg, status_parts, returned)
+        report = _delivery_status(msg, [part_text(p) for p in status_parts], returned)
+        if report is not None:
+            return report
+    text = body_text(msg)
+    ses = ses_report(text)
+    if ses is not None:
+        return ses
+    embedded = _embedded_fields(text)
+    if embedded is not None:
+        # RFC 3464 fields in a part the MIME structure lost (a bad boundary, no
+        # Content-Type) or in a gateway's own notice with renamed fields.
+        report = _delivery_status(msg, [embedded], returned)
         if report is not None:
             return report
     if _is_auto_reply(msg):
         sender = typed_address(decode_header_value(raw_header(msg, "From") or ""))
         recipients = () if sender is None else (RecipientStatus(final_recipient=sender),)
         return Report(kind="auto-reply", recipients=recipients, returned_headers=returned)
-    found = scan_text_bounce(msg, body_text(msg))
+    found = scan_text_bounce(msg, text)
     if not found:
-        return None
+        return _forwarded_report(parts)
     return Report(kind="text-bounce", recipients=tuple(found), returned_headers=returned)
+
+
+def _forwarded_report(parts: list[Message]) -> Report | None:
+    """A bounce forwarded as an attachment (a gateway or filter wrapping the original)."""
+    for part in parts:
+        if part.get_content_type() not in ("message/rfc822", "message/global"):
+            continue
+        payload = part.get_payload()
+        inner = payload[0] if isinstance(payload, list) and payload else None
+        if isinstance(inner, Message) and any(
+            p.get_content_type() in _STATUS_TYPES for p in iter_parts(inner)
+        ):
+            return parse_message(inner)
+    return None
 
 
 def _clean(value: str) -> str:
@@ -110,14 +137,42 @@ def _mta(value: str | None) -> str | None:
     return name or None
 
 
+_EMBEDDED_START: Final = re.compile(
+    r"^[ \t]*(reporting-mta|final-recipient|original-recipient|"
+    + "|".join(re.escape(alias) for alias in FIELD_ALIASES)
+    + r")[ \t]*:",
+    re.I | re.M,
+)
+_EMBEDDED_END: Final = re.compile(
+    r"^[ \t]*(return-path|received|content-type|dkim-signature|message-id)[ \t]*:", re.I | re.M
+)
+
+
+def _embedded_fields(text: str) -> str | None:
+    start = _EMBEDDED_START.search(text)
+    if start is None:
+        return None
+    rest = text[start.start() :]
+    end = _EMBEDDED_END.search(rest)
+    block = rest if end is None else rest[: end.start()]
+    lines = []
+    for line in re.split(r"\r\n|\r|\n", block):
+        stripped = line.strip()
+        m = re.match(r"([A-Za-z][A-Za-z -]*?)[ \t]*:(.*)", stripped)
+        if m is not None and m[1].lower() in FIELD_ALIASES:
+            stripped = f"{FIELD_ALIASES[m[1].lower()]}:{m[2]}"
+        lines.append(stripped if not line[:1].isspace() or m is not None else line)
+    return "\n".join(lines)
+
+
 def _delivery_status(
-    msg: Message, parts: list[Message], returned: ReturnedHeaders | None
+    msg: Message, texts: list[str], returned: ReturnedHeaders | None
 ) -> Report | None:
     per_message: dict[str, str] = {}
     extra: list[tuple[str, str]] = []
     recipients: list[RecipientStatus] = []
-    for part in parts:
-        groups = field_groups(part_text(part))
+    for text in texts:
+        groups = field_groups(text)
         for group in groups:
             names = {name for name, _ in group}
             if names & {"final-recipient", "original-recipient"}:

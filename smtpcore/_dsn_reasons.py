@@ -231,7 +231,6 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"no such (user|mailbox|recipient|account|address)",
             r"(user|mailbox|recipient|address|account) (does not|doesn'?t) exist",
             r"invalid (recipient|mailbox|user|address)",
-            r"recipient (address )?rejected",
             r"(user|recipient|mailbox|address|account) (not found|unknown|unavailable)",
             r"not a valid (user|mailbox|recipient)",
             r"unknown (recipient|local part|address|mailbox)",

@@ -68,7 +68,8 @@ def body_text(msg: Message) -> str:
             markup.append(_html_to_text(part_text(part)))
         elif ctype in ("message/delivery-status", "message/global-delivery-status"):
             continue
-        elif part is msg and not ctype.startswith(("message/", "multipart/")):
+        elif part is msg and not ctype.startswith("message/"):
+            # A single-part notice, or a multipart one whose boundary is missing or wrong.
             plain.append(part_text(part))
     return "\n".join(plain or markup)
 
@@ -92,7 +93,7 @@ def _error_section(lines: list[str]) -> tuple[list[str], list[str]]:
 
 def _is_sender_like(address: str, ignore: set[str]) -> bool:
     local = address.split("@", 1)[0].lower()
-    return address.lower() in ignore or local in ("mailer-daemon", "postmaster", "root")
+    return address.lower() in ignore or local == "mailer-daemon"
 
 
 def _header_addresses(value: str | None) -> list[str]:
