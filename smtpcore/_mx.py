@@ -171,7 +171,7 @@ def _families(prefer: Prefer) -> tuple[RRType, ...]:
 
 @dataclass(slots=True)
 class _Lookup:
-    """The address lookups of one host: per family, the chain of names asked."""
+    """The address lookups of one host: the addresses found per family, and what failed."""
 
     host: str
     preference: int

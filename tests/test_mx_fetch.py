@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from interop.dns_fixtures import Page, PolicyServer, run_policy_server
 
 from smtpcore.mx import STSError, fetch_policy
+from tests.interop.dns_fixtures import Page, PolicyServer, run_policy_server
 
 PATH = "/.well-known/mta-sts.txt"
 POLICY = b"version: STSv1\r\nmode: enforce\r\nmx: mx.example.test\r\nmax_age: 86400\r\n"
