@@ -184,7 +184,8 @@ COMMANDS: Final = (
     ),
     (
         r"in reply to rcpt to command|after (pipelined )?rcpt( to)?\b|>>> rcpt to\b"
-        r"|did not like our rcpt to|rcpt to response|smtp command:? rcpt",
+        r"|did not like our rcpt to|rcpt to response|smtp command:? rcpt"
+        r"|does not like recipient|smtp:rcpt|\[rcpt_to\]",
         "RCPT",
     ),
     (

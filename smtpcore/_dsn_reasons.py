@@ -73,6 +73,11 @@ def is_hard(reason: str, permanent: bool) -> bool:
 # text with white space collapsed. Ordered: the first that matches decides.
 _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
+        "rejected",
+        (r"groups\.google\.com",),
+        "Google Groups: the group refused the post (no such group or no permission to post)",
+    ),
+    (
         "mesgtoobig",
         (
             r"message (size )?(exceeds|too (big|large))",
@@ -88,6 +93,9 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "mailboxfull",
         (
+            r"number of messages in recipient'?s mailbox exceeded",
+            r"mailbox exceeded the local limit",
+            r"exceeds allowed size",
             r"mailbox (is )?full",
             r"quota (exceeded|exceed|full)",
             r"over ?quota",
@@ -127,6 +135,8 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "suspend",
         (
+            r"temporar(il)?y locked",
+            r"(mailbox|account) is (frozen|locked)",
             r"mailbox (is )?(disabled|inactive|suspended|unavailable\b(?! or))",
             r"account (has been |is )?(disabled|suspended|inactive|deactivated|expired)",
             r"account (has been |is )?(locked|frozen)",
@@ -146,6 +156,8 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "expired",
         (
+            r"aborted after [0-9.]+ (hour|day|minute)",
+            r"delivery failed \d+ attempts",
             r"(delivery|retry) time (expired|exceeded)",
             r"deferred too long",
             r"too long in (the )?queue",
@@ -201,6 +213,9 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "hostunknown",
         (
+            r"domain is not reachable",
+            r"host [^ ]+ not found",
+            r"dns lookup failure",
             r"host (or domain name )?not found",
             r"unknown host",
             r"domain (does )?not exist",
@@ -226,6 +241,9 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "userunknown",
         (
+            r"is not a registered gateway user",
+            r"not listed in (the )?(domino directory|public name & address book)",
+            r"invalid final delivery userid",
             r"user (is )?unknown",
             r"unknown user",
             r"no such (user|mailbox|recipient|account|address)",
@@ -292,6 +310,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "requireptr",
         (
+            r"mismatches client ip",
             r"reverse (dns|lookup)",
             r"ptr record",
             r"no ptr",
@@ -393,6 +412,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "securityerror",
         (
+            r"unauthenticated senders? not allowed",
             r"authentication required",
             r"must authenticate",
             r"starttls",
@@ -468,6 +488,8 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "contenterror",
         (
+            r"media error",
+            r"improper use of 8-bit data",
             r"content",
             r"attachment",
             r"mime",
@@ -488,6 +510,8 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "notaccept",
         (
+            r"not accepting connections",
+            r"indicated no smtp service",
             r"does not accept mail",
             r"null mx",
             r"not accepting (any )?(mail|messages)",
@@ -510,6 +534,8 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "systemerror",
         (
+            r"transaction failed",
+            r"service currently unavailable",
             r"system error",
             r"server error",
             r"internal error",
@@ -643,6 +669,9 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
     reason: str | None = None
     source = ""
     by_text = _first_text_rule(text) if text else None
+    if recipient.diagnostic_code is not None and recipient.diagnostic_code.type == "x-unix":
+        # RFC 3464 §2.3.6: an X-Unix diagnostic is a local mailer program's exit status.
+        by_text = ("mailererror", "RFC 3464 §2.3.6 X-Unix diagnostic: a mailer program failed")
     decisive = DECISIVE_STATUS.get(key) if key is not None else None
     if decisive is not None and (by_text is None or by_text[0] not in _TEXT_BEATS_STATUS):
         reason, source = decisive, f"status: RFC 3463 X.{key[0]}.{key[1]}"  # type: ignore[index]
@@ -660,7 +689,15 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
     if transient and recipient.action == "failed" and key in ((4, 1), (4, 2)):
         # X.4.1 / X.4.2 in a final failure: the host never answered until retries gave up.
         reason, source = "expired", "X.4.1/X.4.2 in a failed report: retries gave up"
-    if reason == "userunknown" and recipient.smtp_command == "DATA" and decisive is None:
+    if (
+        reason == "userunknown"
+        and decisive is None
+        and (status is None or status.subject != 1)
+        and (
+            recipient.smtp_command == "DATA"
+            or (recipient.smtp_command is None and reply is not None)
+        )
+    ):
         # Accepted at RCPT, refused after the content was seen: a content filter answering
         # with a "user unknown" text.
         reason, source = "filtered", f"{source}; refused after DATA"

@@ -159,6 +159,7 @@ def scan_text_bounce(msg: Message, text: str) -> list[RecipientStatus]:
     ignore |= {a.lower() for a in _header_addresses(raw_header(msg, "From"))}
     temporary = bool(re.search(r"temporar|delayed|will (be )?retr|still trying", text, re.I))
     found: list[tuple[str, list[str]]] = []
+    commands: dict[str, str] = {}
     current: list[str] | None = None
     for line in section:
         hit = None
@@ -170,6 +171,9 @@ def scan_text_bounce(msg: Message, text: str) -> list[RecipientStatus]:
         if hit is not None:
             addr = hit["addr"].strip("<>").rstrip(".")
             diag = hit.groupdict().get("diag") or ""
+            command = smtp_command_in(line)
+            if command is not None:
+                commands.setdefault(addr.lower(), command)
             existing = next((d for a, d in found if a.lower() == addr.lower()), None)
             if existing is not None:
                 current = existing
@@ -182,8 +186,10 @@ def scan_text_bounce(msg: Message, text: str) -> list[RecipientStatus]:
         if current is not None and len(current) < _MAX_DIAG_LINES:
             current.append(line)
     failed = _header_addresses(raw_header(msg, "X-Failed-Recipients"))
-    if failed and not found:
-        found = [(a, []) for a in failed]
+    if failed:
+        # Exim and Google write the failed recipients in a header: it is authoritative.
+        by_address = {a.lower(): lines for a, lines in found}
+        found = [(a, by_address.get(a.lower(), [])) for a in failed]
     if not found:
         fallback = _header_addresses(_returned_header(rest, "To"))
         if not fallback:
@@ -196,7 +202,7 @@ def scan_text_bounce(msg: Message, text: str) -> list[RecipientStatus]:
     out = []
     for addr, diag_lines in found:
         diag = _diag_text(diag_lines)
-        command = smtp_command_in(diag)
+        command = smtp_command_in(diag) or commands.get(addr.lower())
         if not EnhancedStatus.search(diag) and reply_code_in(diag) is None:
             # The reply was not beside the address: use the whole error section.
             diag = (diag + " " + section_diag).strip() if diag else section_diag
