@@ -368,7 +368,7 @@ def _tlsa_from_result(name: str, result: dns.resolver.Answer) -> TLSAResult:
 def _tlsa_from_error(host: str, name: str, exc: Exception) -> TLSAResult:
     if isinstance(exc, dns.resolver.NXDOMAIN):
         secure = any(_secure(response) for response in _responses(exc))
-        return TLSAResult(name=name, records=(), secure=secure)
+        return TLSAResult(name=name, records=(), secure=secure, ttl=_negative_ttl(exc))
     # RFC 7672 §2.1.1: a bogus answer shows as SERVFAIL from a validating resolver; like any
     # lookup failure it means "try again later", never "no DANE".
     raise MXError(host, "temporary", f"TLSA lookup for {name} failed: {exc}") from exc

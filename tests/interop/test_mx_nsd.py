@@ -433,6 +433,7 @@ def test_secure_absence_of_tlsa(tlsa: Lookup) -> None:
     result = tlsa("plain.dane.test")
     assert result.secure is True
     assert result.records == ()
+    assert 0 < result.ttl <= 60  # the negative TTL of the signed NXDOMAIN
     assert result.dane is False
 
 
