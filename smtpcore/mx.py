@@ -29,7 +29,6 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.name
-import dns.rdatatype
 import dns.resolver
 
 from ._addresses import AddressError, domain_to_ascii
@@ -288,10 +287,10 @@ def resolve_mx(
     "null-mx" (RFC 7505), "no-route" (no usable host) or "temporary" (retry later).
     """
     plan = MXPlan(domain, shuffle=(rng or _RNG).shuffle, prefer=prefer)
-    sync = _sync_resolver(resolver, domain) if plan.pending() else None
-    while queries := plan.pending():
-        assert sync is not None
-        plan.receive(_ask_sync(sync, cache, queries[0]))
+    if plan.pending():  # an address literal needs no resolver at all
+        sync = _sync_resolver(resolver, domain)
+        while queries := plan.pending():
+            plan.receive(_ask_sync(sync, cache, queries[0]))
     return plan.route()
 
 
@@ -308,13 +307,13 @@ async def resolve_mx_async(
     The address queries of all hosts run concurrently (at most 16 at a time).
     """
     plan = MXPlan(domain, shuffle=(rng or _RNG).shuffle, prefer=prefer)
-    aresolver = _async_resolver(resolver, domain) if plan.pending() else None
-    while queries := plan.pending():
-        assert aresolver is not None
-        batch = queries[:_ASYNC_BATCH]
-        answers = await asyncio.gather(*(_ask_async(aresolver, cache, q) for q in batch))
-        for answer in answers:
-            plan.receive(answer)
+    if plan.pending():
+        aresolver = _async_resolver(resolver, domain)
+        while queries := plan.pending():
+            batch = queries[:_ASYNC_BATCH]
+            answers = await asyncio.gather(*(_ask_async(aresolver, cache, q) for q in batch))
+            for answer in answers:
+                plan.receive(answer)
     return plan.route()
 
 
