@@ -150,10 +150,29 @@ def field_groups(text: str) -> list[list[tuple[str, str]]]:
             continue
         m = _FIELD_RE.fullmatch(line.rstrip())
         if m is not None:
-            current.append((m[1].lower(), m[2].strip()))
+            name = m[1].lower()
+            if current and _starts_recipient(name, {n for n, _ in current}):
+                # Some MTAs leave out the blank line between blocks.
+                groups.append(current)
+                current = []
+            current.append((name, m[2].strip()))
     if current:
         groups.append(current)
     return groups
+
+
+_PER_MESSAGE: Final = frozenset(
+    {"reporting-mta", "dsn-gateway", "received-from-mta", "arrival-date", "original-envelope-id"}
+)
+
+
+def _starts_recipient(name: str, seen: set[str]) -> bool:
+    # A recipient field repeated, or following per-message fields, opens a new block.
+    if name in ("final-recipient", "original-recipient"):
+        return name in seen or bool(seen & _PER_MESSAGE)
+    if name in ("action", "status"):
+        return name in seen and bool(seen & {"final-recipient", "original-recipient"})
+    return False
 
 
 _UNITEXT_RE: Final = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
@@ -200,7 +219,7 @@ def diagnostic(value: str) -> Diagnostic:
     return Diagnostic(type=None, text=value)
 
 
-_REPLY_RE: Final = re.compile(r"(?<![0-9.\-/:])([245][0-5][0-9])(?=[ \-]|$)", re.M)
+_REPLY_RE: Final = re.compile(r"(?<![0-9.\-/=])(?<!\w:)([245][0-5][0-9])(?=[ \-:,]|$)", re.M)
 
 
 def reply_code_in(text: str) -> int | None:
@@ -239,13 +258,17 @@ def specific_status(
     from_diag = EnhancedStatus.search(diag_text) if diag_text else None
     if status is None:
         return from_diag, raw
-    if (
-        from_diag is not None
-        and status.subject == 0
-        and status.detail == 0
-        and from_diag.klass == status.klass
-    ):
-        return from_diag, raw
+    if status.detail == 0 and diag_text:
+        # X.0.0 or X.Y.0 in the field, a more specific code of the same class in the reply.
+        for m in re.finditer(
+            r"(?<![0-9.])[245]\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9]|\.[0-9])", diag_text
+        ):
+            found = EnhancedStatus.parse(m[0])
+            if found.klass == status.klass and found != status and found.detail != 0:
+                if status.subject in (0, found.subject) or status.subject == 1:
+                    return found, raw
+        if from_diag is not None and status.subject == 0 and from_diag.klass == status.klass:
+            return from_diag, raw
     return status, raw
 
 

@@ -71,7 +71,10 @@ FAMILIES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"^-+ ?the (body|header) of the message",
             r"^-+ ?original message",
         ),
-        "recipient": (rf"^\s{{0,4}}{_A}\s*(?:\((?:generated|expanded) from [^)]*\))?:?\s*$",),
+        "recipient": (
+            rf"^\s{{0,4}}{_A}\s*(?:\((?:generated|expanded) from [^)]*\))?:?\s*$",
+            rf'^\s*"(?P<addr>{ADDRESS})":\s*$',
+        ),
         "skip": (),
     },
     # qmail and qmail-ldap / netqmail: "<addr>:" then the reply; "--- Below this line".
