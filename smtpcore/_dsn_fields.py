@@ -264,9 +264,13 @@ def specific_status(
             r"(?<![0-9.])[245]\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9]|\.[0-9])", diag_text
         ):
             found = EnhancedStatus.parse(m[0])
-            if found.klass == status.klass and found != status and found.detail != 0:
-                if status.subject in (0, found.subject) or status.subject == 1:
-                    return found, raw
+            if (
+                found.klass == status.klass
+                and found != status
+                and found.detail != 0
+                and status.subject in (0, 1, found.subject)
+            ):
+                return found, raw
         if from_diag is not None and status.subject == 0 and from_diag.klass == status.klass:
             return from_diag, raw
     return status, raw
