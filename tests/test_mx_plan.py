@@ -460,3 +460,35 @@ def test_groups_are_increasing_and_complete(records: list[tuple[int, str]], seed
     for p, h in records:
         best[f"{h}.example.org"] = min(p, best.get(f"{h}.example.org", 65536))
     assert {h.host: h.preference for h in route.hosts} == best
+
+
+def test_with_mx_records_the_domains_own_addresses_are_not_used() -> None:
+    # RFC 5321 §5.1: "If one or more MX RRs are found for a given name, SMTP systems MUST NOT
+    # utilize any address RRs associated with that name unless they are located using the MX
+    # RRs"
+    zone: Zone = {
+        ("example.org", "MX"): mx((10, "mx.example.org")),
+        ("example.org", "A"): addr("192.0.2.200"),
+        ("mx.example.org", "A"): addr("192.0.2.1"),
+    }
+    asked: list[Query] = []
+    route = run("example.org", zone, asked=asked)
+    assert {q.name for q in asked} == {"example.org", "mx.example.org"}
+    assert Query(name="example.org", rdtype="A") not in asked
+    assert [a for _, a in route.targets()] == ["192.0.2.1"]
+
+
+def test_mx_records_reached_through_a_cname() -> None:
+    # "If a CNAME record is found, the resulting name is processed as if it were the initial
+    # name" (§5.1): the resolver's answer carries the target's MX records
+    zone: Zone = {
+        ("alias.example.org", "MX"): {
+            **mx((10, "mx.example.net")),
+            "canonical_name": "example.net",
+        },
+        ("mx.example.net", "A"): addr("192.0.2.11"),
+    }
+    route = run("alias.example.org", zone)
+    assert route.implicit is False
+    assert route.ascii_domain == "alias.example.org"
+    assert [h.host for h in route.hosts] == ["mx.example.net"]
