@@ -16,7 +16,7 @@ from ._commands import format_command, mail_param_items, rcpt_param_items
 from ._config import ClientConfig
 from ._connection import ConnectionBase, step_of
 from ._data import DataEncoder
-from ._errors import LocalProtocolError
+from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     NEED_DATA,
     PAUSED,
@@ -288,6 +288,10 @@ class ClientConnection(ConnectionBase):
         def go() -> None:
             if self._state is not State.TLS:
                 raise LocalProtocolError("tls_established() without a 220 to STARTTLS")
+            if self._buffer:
+                # RFC 3207 §5 response injection: plaintext that came after the 220 (in a
+                # later read) must never be taken for a reply inside the TLS session.
+                raise RemoteProtocolError("the server sent data behind its 220 to STARTTLS")
             self.tls_active = True
             self.capabilities = None
             self.authenticated = False
