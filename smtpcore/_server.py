@@ -497,6 +497,9 @@ class ServerConnection(ConnectionBase):
         def go() -> None:
             if self._state is not State.TLS:
                 raise LocalProtocolError("tls_established() without an accepted STARTTLS")
+            # RFC 3207 §4.2 / CVE-2011-0411: plaintext fed after the 220 (a later read) is
+            # thrown away like what came with STARTTLS, never executed inside TLS.
+            self.discarded_after_starttls += len(self._buffer.clear())
             self.tls_active = True
             self.helo_name = None
             self.esmtp = False
