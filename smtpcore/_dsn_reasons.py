@@ -73,6 +73,17 @@ def is_hard(reason: str, permanent: bool) -> bool:
 # text with white space collapsed. Ordered: the first that matches decides.
 _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
+        "notaccept",
+        (
+            r"null mx",
+            r"doesn'?t receive email",
+            r"couldn'?t find a mail exchanger",
+            r"no mx record found",
+        ),
+        "RFC 7505 §3-4 null MX ('domain does not accept mail'); qmail 'couldn't find a mail "
+        "exchanger'",
+    ),
+    (
         "rejected",
         (r"groups\.google\.com",),
         "Google Groups: the group refused the post (no such group or no permission to post)",
@@ -383,7 +394,6 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"listed (in|at|on|by)",
             r"blocked",
             r"banned",
-            r"access denied",
             r"connection refused",
             r"refused by",
             r"not allowed to send",
@@ -401,6 +411,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "policyviolation",
         (
+            r"content presents a potential",
             r"policy",
             r"not allowed by",
             r"prohibited",
@@ -427,6 +438,8 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "rejected",
         (
+            r"sender was rejected",
+            r"access denied",
             r"sender (address )?(rejected|denied|refused|blocked|invalid|unknown)",
             r"domain of sender",
             r"sender verify failed",
@@ -582,7 +595,14 @@ DECISIVE_STATUS: Final[dict[tuple[int, int], str]] = {
 
 # Text reasons specific enough to override a decisive status code (a "550 5.1.1 mailbox
 # full" is about the mailbox, not the address).
-_TEXT_BEATS_STATUS: Final = frozenset({"mailboxfull", "mailererror", "speeding", "mesgtoobig"})
+_TEXT_BEATS_STATUS: Final = frozenset({"mailboxfull", "mailererror", "speeding"})
+
+# Replies that name the recipient as unknown in so many words: not a content filter's excuse
+# even when they come after DATA (Yahoo "554 delivery error: dd This user doesn't have a ...
+# account", Postfix local(8) "<addr>: User unknown", Orange "Invalid recipient").
+_EXPLICIT_UNKNOWN: Final = re.compile(
+    r"doesn'?t have an? \S+ account|invalid recipient|<[^<>@\s]+@[^<>\s]+>:? user unknown", re.I
+)
 
 # RFC 3463 §3: the remaining codes, used when the text matched no rule.
 STATUS_RULES: Final[dict[tuple[int, int], str]] = {
@@ -692,6 +712,7 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
     if (
         reason == "userunknown"
         and decisive is None
+        and not _EXPLICIT_UNKNOWN.search(text)
         and (status is None or status.subject != 1)
         and (
             recipient.smtp_command == "DATA"
