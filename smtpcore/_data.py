@@ -338,8 +338,20 @@ class DataDecoder:
                 self._at_line_start = False
                 continue
             stop = min(end, pos + self._max_piece)
-            found = _DOT_LINE.search(data, pos, stop)
-            eod = -1 if found is None else data.find(_END_OF_DATA, found.start(), stop)
+            check_bare = self._normalize or not self.bare_cr_or_lf
+            # One search finds the first line-initial dot or, while bare line endings still
+            # matter, the first bare CR (a CR at the end of the window matches too, and
+            # then lies in the tail kept back below).
+            found = (_DOT_LINE_OR_BARE_CR if check_bare else _DOT_LINE).search(data, pos, stop)
+            bare_cr = -1
+            dot = -1
+            if found is not None:
+                if found.end() - found.start() == 1:
+                    bare_cr = found.start()
+                    found = _DOT_LINE.search(data, found.end(), stop)
+                if found is not None:
+                    dot = found.start()
+            eod = -1 if dot < 0 else data.find(_END_OF_DATA, dot, stop)
             if eod >= 0:
                 cut = eod + 2  # the CRLF ending the last line is message data
             else:
@@ -347,27 +359,41 @@ class DataDecoder:
                 cut = stop - _terminator_prefix_length(data, pos, stop)
                 if cut == pos:
                     return b""
+            # Does the region hold a bare CR? Exactly known when the first hit was a bare
+            # CR or nothing; after a dot-line hit, search the rest of the region (a CR at its
+            # very end is followed by another CR, so it is bare indeed).
+            if not check_bare:
+                has_bare_cr = False
+            elif bare_cr >= 0 or dot < 0:
+                has_bare_cr = 0 <= bare_cr < cut
+            else:
+                has_bare_cr = _BARE_CR.search(data, dot, cut) is not None
             raw = buf._take(cut - pos)
             if eod >= 0:
                 buf._advance(3)
                 self.done = True
             self._at_line_start = raw.endswith(_CRLF)
             # Line-initial dots in the region (the terminator's own dot is not in it).
-            dots = found is not None and found.start() < (eod if eod >= 0 else cut)
-            piece = self._process(raw, dots=dots)
+            dots = 0 <= dot < (eod if eod >= 0 else cut)
+            piece = self._process(raw, dots=dots, check_bare=check_bare, bare_cr=has_bare_cr)
             if piece or self.done:
                 return piece
         return b""
 
-    def _process(self, raw: bytes, *, dots: bool) -> bytes:
+    def _process(self, raw: bytes, *, dots: bool, check_bare: bool, bare_cr: bool) -> bytes:
         """Flags, unstuffing, policy and size for one region of the raw stream.
 
         The region never ends inside a CRLF (a CR at its end is followed by another CR) and
         never splits a CRLF "." sequence, so it is checked and unstuffed on its own.
+        ``bare_cr`` says whether it holds a bare CR (when ``check_bare``); bare LFs are found
+        here from the CR/LF skeleton.
         """
         bare = False
-        if self._normalize or not self.bare_cr_or_lf:
-            bare = _has_bare_line_ending(raw)
+        if check_bare:
+            bare = bare_cr
+            if not bare:
+                skeleton = raw.translate(None, _ALL_BUT_CR_LF)
+                bare = skeleton != _CRLF * (len(skeleton) >> 1)
             if bare:
                 self.bare_cr_or_lf = True
         if not self.eight_bit and not raw.isascii():

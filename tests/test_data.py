@@ -689,3 +689,21 @@ def test_content_scanner_examples(chunks: list[bytes], bare: bool) -> None:
         scanner.update(chunk)
     scanner.finish()
     assert scanner.bare_cr_or_lf == bare
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"x\r\n.a\rb\nc\r\n.\r\n",  # a dot-line, then a CR and an LF apart
+        b"a\rb\nc\r\n..d\r\n.\r\n",  # the CR and LF apart first, then a dot-line
+        b"x\r\n.a\r\r\n.\r\n",
+        b"\r.\n\r\n.\r\n",
+        b"x\r\n..\r\n\n.\r\n.\r\n",
+    ],
+)
+@pytest.mark.parametrize("policy", ["reject", "normalize", "allow"])
+def test_bare_line_endings_next_to_dot_lines(stream: bytes, policy: BareLineEndingPolicy) -> None:
+    got = assert_same_for_every_split(stream, bare_line_endings=policy)
+    assert got.decoder.done
+    assert got.decoder.bare_cr_or_lf
+    assert got.message == reference_message(stream, policy)
