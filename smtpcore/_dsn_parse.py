@@ -26,7 +26,7 @@ from ._dsn_fields import (
 )
 from ._dsn_formats import FIELD_ALIASES
 from ._dsn_json import ses_report
-from ._dsn_text import body_text, scan_text_bounce, smtp_command_in
+from ._dsn_text import body_text, returned_in_text, scan_text_bounce, smtp_command_in
 from ._dsn_types import RecipientStatus, Report, ReturnedHeaders
 
 __all__ = ["parse_message", "to_message"]
@@ -107,6 +107,8 @@ def parse_message(msg: Message) -> Report | None:
     found = scan_text_bounce(msg, text)
     if not found:
         return _forwarded_report(parts)
+    if returned is None:
+        returned = returned_in_text(text)
     return Report(kind="text-bounce", recipients=tuple(found), returned_headers=returned)
 
 

@@ -176,8 +176,6 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"not going to try again",
             r"retry timeout exceeded",
             r"queue ?time ?out",
-            r"giving up",
-            r"gave up",
             r"expired",
             r"timeout exceeded",
             r"could not be delivered for \d+",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from email.message import Message
+from email.parser import HeaderParser
 from typing import Final
 
 from ._dsn_fields import decode_header_value, iter_parts, part_text, raw_header, reply_code_in
@@ -23,10 +24,10 @@ from ._dsn_formats import (
     SKIP_LINES,
     START_MARKERS,
 )
-from ._dsn_types import Diagnostic, RecipientStatus, TypedAddress
+from ._dsn_types import Diagnostic, RecipientStatus, ReturnedHeaders, TypedAddress
 from ._status import EnhancedStatus
 
-__all__ = ["body_text", "scan_text_bounce", "smtp_command_in"]
+__all__ = ["body_text", "returned_in_text", "scan_text_bounce", "smtp_command_in"]
 
 _ADDR_RE: Final = re.compile(ADDRESS)
 _END: Final = [re.compile(p, re.I) for p in END_MARKERS]
@@ -37,6 +38,7 @@ _SENDER: Final = re.compile("|".join(BOUNCE_SENDERS), re.I)
 _SUBJECT: Final = re.compile("|".join(BOUNCE_SUBJECTS), re.I)
 _COMMANDS: Final = [(re.compile(p, re.I), verb) for p, verb in COMMANDS]
 _MAX_DIAG_LINES: Final = 12
+_HEADER_LINE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]")
 
 
 def smtp_command_in(text: str) -> str | None:
@@ -176,9 +178,9 @@ def scan_text_bounce(msg: Message, text: str) -> list[RecipientStatus]:
                 commands.setdefault(addr.lower(), command)
             existing = next((d for a, d in found if a.lower() == addr.lower()), None)
             if existing is not None:
+                # The address again ("... after RCPT TO:<addr>:"): part of its diagnostic.
                 current = existing
-                if diag:
-                    current.append(diag)
+                current.append(line)
                 continue
             current = [diag] if diag else []
             found.append((addr, current))
@@ -210,3 +212,26 @@ def scan_text_bounce(msg: Message, text: str) -> list[RecipientStatus]:
             command = section_command
         out.append(_recipient(addr, diag, temporary, command))
     return out
+
+
+def returned_in_text(text: str) -> ReturnedHeaders | None:
+    """The headers of a message returned inline, after the notice's own text."""
+    _, rest = _error_section(_lines(text))
+    start = next((i for i, ln in enumerate(rest) if _HEADER_LINE.match(ln)), None)
+    if start is None:
+        return None
+    block = []
+    for line in rest[start:]:
+        if not line.strip():
+            break
+        block.append(line)
+    headers = HeaderParser().parsestr("\n".join(block) + "\n\n", headersonly=True)
+
+    def get(name: str) -> str | None:
+        value = raw_header(headers, name)
+        return decode_header_value(value) or None if value is not None else None
+
+    found = ReturnedHeaders(
+        message_id=get("Message-ID"), from_=get("From"), to=get("To"), subject=get("Subject")
+    )
+    return None if found == ReturnedHeaders() else found

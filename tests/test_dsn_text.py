@@ -1,0 +1,197 @@
+"""smtpcore.dsn on bounces that are not RFC 3464: each MTA's own notice format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smtpcore import dsn
+
+DATA = Path(__file__).parent / "data" / "dsn"
+
+
+def parse_ok(raw: bytes | str) -> dsn.Report:
+    report = dsn.parse(raw)
+    assert report is not None
+    return report
+
+
+def test_exim_notice_two_recipients() -> None:
+    report = parse_ok((DATA / "exim-text.eml").read_bytes())
+    assert report.kind == "text-bounce"
+    assert report.is_bounce
+    bob, carol = report.recipients
+    assert bob.address == "bob@example.com"
+    assert bob.action == "failed"
+    assert str(bob.status) == "5.1.1"
+    assert bob.reply_code == 550
+    # Exim names the command the reply answered ("after RCPT TO:").
+    assert bob.smtp_command == "RCPT"
+    assert bob.diagnostic_code is not None
+    assert "Recipient address rejected: User unknown" in bob.diagnostic_code.text
+    assert dsn.classify(bob).reason == "userunknown"
+    assert carol.address == "carol@example.com"
+    assert (str(carol.status), carol.reply_code, carol.smtp_command) == ("5.2.2", 552, "DATA")
+    assert dsn.classify(carol).reason == "mailboxfull"
+    # The returned message follows the "------ This is a copy" line.
+    assert report.returned_headers == dsn.ReturnedHeaders(
+        message_id="<lunch@example.org>",
+        from_="Alice <alice@example.org>",
+        to="bob@example.com, carol@example.com",
+        subject="Lunch",
+    )
+
+
+def test_qmail_notice() -> None:
+    report = parse_ok((DATA / "qmail-text.eml").read_bytes())
+    (dave,) = report.recipients
+    assert dave.address == "dave@example.com"
+    assert (str(dave.status), dave.reply_code) == ("5.7.1", 550)
+    # qmail's "Giving up on <ip>" is boiler-plate, not an expiry; the reply is a DNSBL listing.
+    assert dsn.classify(dave).reason == "blocked"
+    assert not dsn.classify(dave).hard
+
+
+POSTFIX_TEXT = """\
+From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
+To: alice@example.org
+Subject: Undelivered Mail Returned to Sender
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host mx.example.net.
+
+I'm sorry to have to inform you that your message could not
+be delivered to one or more recipients.
+
+                   The mail system
+
+<erin@example.com>: host mail.example.com[192.0.2.30] said: 552 5.2.2
+    <erin@example.com>: Mailbox full (in reply to RCPT TO command)
+"""
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_postfix_text_any_line_ending(newline: str) -> None:
+    report = parse_ok(POSTFIX_TEXT.replace("\n", newline))
+    (erin,) = report.recipients
+    assert erin.address == "erin@example.com"
+    assert (str(erin.status), erin.reply_code, erin.smtp_command) == ("5.2.2", 552, "RCPT")
+    assert dsn.classify(erin).reason == "mailboxfull"
+
+
+SENDMAIL_TRANSCRIPT = """\
+From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>
+To: alice@example.org
+Subject: Returned mail: see transcript for details
+Content-Type: text/plain; charset=us-ascii
+
+   ----- The following addresses had permanent fatal errors -----
+<frank@example.com>
+
+   ----- Transcript of session follows -----
+... while talking to mail.example.com.:
+>>> RCPT To:<frank@example.com>
+<<< 550 5.1.1 <frank@example.com>... User unknown
+550 5.1.1 <frank@example.com>... User unknown
+
+   ----- Original message follows -----
+From: alice@example.org
+To: frank@example.com
+Subject: hi
+"""
+
+
+def test_sendmail_transcript() -> None:
+    (frank,) = parse_ok(SENDMAIL_TRANSCRIPT).recipients
+    assert frank.address == "frank@example.com"
+    assert (str(frank.status), frank.reply_code, frank.smtp_command) == ("5.1.1", 550, "RCPT")
+    assert dsn.classify(frank) == dsn.Classification(
+        reason="userunknown", hard=True, source="status: RFC 3463 X.1.1"
+    )
+
+
+def test_iso_2022_jp_text_bounce_without_charset() -> None:
+    body = "次のあて先へのメッセージはエラーのため送信できませんでした。\n".encode("iso-2022-jp")
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.jp\nTo: alice@example.org\n"
+        b"Subject: Undelivered Mail\n\n" + body + b"\n<grace@example.jp>: 550 5.1.1 unknown user\n"
+    )
+    (grace,) = parse_ok(raw).recipients
+    assert grace.address == "grace@example.jp"
+    assert str(grace.status) == "5.1.1"
+
+
+def test_bare_reply_code_gives_class_status() -> None:
+    # RFC 3463 §3.1: with only "550" known, the status is the class with nothing specific.
+    raw = (
+        "From: MAILER-DAEMON@mx.example.net\nTo: a@example.org\nSubject: failure notice\n\n"
+        "<heidi@example.com>:\nRemote host said: 550 Requested action not taken\n"
+    )
+    (heidi,) = parse_ok(raw).recipients
+    assert (str(heidi.status), heidi.reply_code) == ("5.0.0", 550)
+
+
+def test_amazon_ses_json_notifications() -> None:
+    bounce = (
+        '{"notificationType":"Bounce","bounce":{"bounceType":"Permanent",'
+        '"bouncedRecipients":[{"emailAddress":"ivan@example.com","action":"failed",'
+        '"status":"5.1.1","diagnosticCode":"smtp; 550 5.1.1 user unknown"}]},'
+        '"mail":{"source":"alice@example.org"}}'
+    )
+    raw = "From: no-reply@sns.amazonaws.com\nSubject: AWS Notification Message\n\n" + bounce
+    report = parse_ok(raw)
+    (ivan,) = report.recipients
+    assert report.is_bounce
+    assert (ivan.address, str(ivan.status), ivan.reply_code) == ("ivan@example.com", "5.1.1", 550)
+    complaint = (
+        '{"notificationType":"Complaint","complaint":{"complainedRecipients":'
+        '[{"emailAddress":"judy@example.com"}],"complaintFeedbackType":"abuse"}}'
+    )
+    report = parse_ok("Subject: AWS Notification Message\n\n" + complaint)
+    assert report.kind == "feedback-report"
+    assert not report.is_bounce
+    assert report.feedback_type == "abuse"
+    assert [r.address for r in report.recipients] == ["judy@example.com"]
+
+
+def test_fields_in_a_part_the_mime_structure_lost() -> None:
+    # A multipart/report whose boundary never appears: the RFC 3464 fields are still read.
+    raw = (
+        "From: MAILER-DAEMON@mx.example.net\nSubject: Returned mail\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="NOPE"\n\n'
+        "--WRONG\n\nReporting-MTA: dns; mx.example.net\n\n"
+        "Final-Recipient: rfc822; mallory@example.com\nAction: failed\nStatus: 5.2.2\n"
+        "Diagnostic-Code: smtp; 552 5.2.2 Over quota\n"
+    )
+    (mallory,) = parse_ok(raw).recipients
+    assert (mallory.address, str(mallory.status), mallory.reply_code) == (
+        "mallory@example.com",
+        "5.2.2",
+        552,
+    )
+
+
+def test_blocks_without_blank_lines() -> None:
+    raw = (
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
+        "--B\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.net\n"
+        "Final-Recipient: rfc822; a@example.com\nAction: failed\nStatus: 5.2.2\n"
+        "Final-Recipient: rfc822; b@example.com\nAction: failed\nStatus: 5.1.1\n"
+        "--B--\n"
+    )
+    report = parse_ok(raw)
+    assert report.reporting_mta == "mx.example.net"
+    assert [(r.address, str(r.status)) for r in report.recipients] == [
+        ("a@example.com", "5.2.2"),
+        ("b@example.com", "5.1.1"),
+    ]
+
+
+def test_ordinary_mail_mentioning_addresses_is_not_a_bounce() -> None:
+    raw = (
+        "From: Bob <bob@example.com>\nTo: alice@example.org\nSubject: lunch\n\n"
+        "<carol@example.com>: says 550 times thanks\n"
+    )
+    assert dsn.parse(raw) is None
