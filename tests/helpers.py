@@ -128,6 +128,14 @@ def drain_auto(conn: Any) -> list[Event]:
             conn.send(conn.ehlo_reply())
         elif type(ev).__name__ == "Quit":
             conn.send(Reply.of(221, "bye"))
+        elif type(ev).__name__ in ("Auth", "AuthResponse"):
+            # RFC 4954 §4: one challenge, then success
+            done = getattr(ev, "initial_response", b"") is not None
+            conn.send(Reply.of(235, "ok", "2.7.0") if done else Reply.of(334, ""))
+        elif type(ev).__name__ == "AuthCancel":
+            conn.send(Reply.of(501, "cancelled", "5.0.0"))
+        elif type(ev).__name__ == "StartTLS":
+            conn.send(Reply.of(220, "go ahead"))  # the engine pauses until the handshake
         else:
             conn.send(Reply.of(250, "ok"))
     raise AssertionError("next_event() never asked for data")

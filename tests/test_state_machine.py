@@ -1,0 +1,399 @@
+"""A hypothesis RuleBasedStateMachine driving a ClientConnection/ServerConnection pair.
+
+Arbitrary command orders, valid and invalid, against a server whose policy (accept or refuse
+each command) is drawn at random, with PIPELINING and LMTP on or off. Invalid commands the
+client engine refuses to send are also written raw to the server, which must answer them
+without changing state. Invariants (RFC 5321 §4.1.4 sequencing, RFC 2920 reply order,
+RFC 2033 §4.2 LMTP replies, RFC 3207 §4.2 STARTTLS reset):
+
+* once neither side owes or awaits anything, client and server are in the same state;
+* the only exception is LocalProtocolError, from client misuse, which puts that client in
+  ERROR (the machine then goes on with a copy taken before the misuse);
+* the server never yields a command while a reply is owed (it says PAUSED);
+* every reply the client reads is matched to the command it answered, in order;
+* after QUIT is answered with 221, both sides are CLOSED.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from hypothesis import HealthCheck, event, settings, strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from smtpcore import (
+    NEED_DATA,
+    PAUSED,
+    Address,
+    Auth,
+    AuthCancel,
+    AuthResponse,
+    Bdat,
+    Capabilities,
+    ClientConfig,
+    ClientConnection,
+    Command,
+    ConnectionClosed,
+    Data,
+    Ehlo,
+    EndOfChunk,
+    EndOfMessage,
+    Event,
+    Expn,
+    Helo,
+    Help,
+    InvalidCommand,
+    Lhlo,
+    Limits,
+    LocalProtocolError,
+    Mail,
+    MailParams,
+    MessageData,
+    Noop,
+    Quit,
+    Rcpt,
+    Reply,
+    Rset,
+    ServerConfig,
+    ServerConnection,
+    StartTLS,
+    State,
+    UnknownCommand,
+    Vrfy,
+)
+from smtpcore._commands import format_command
+from smtpcore._connection import step_of
+from smtpcore._state import TRANSITIONS
+
+A = Address.parse
+
+COMMANDS: list[Command] = [
+    Ehlo(hostname="client.example"),
+    Helo(hostname="client.example"),
+    Lhlo(hostname="client.example"),
+    Mail(reverse_path=A("alice@client.example")),
+    Mail(reverse_path=None, params=MailParams(size=100)),
+    Rcpt(forward_path=A("bob@mx.example")),
+    Rcpt(forward_path=A("carol@mx.example")),
+    Data(),
+    Rset(),
+    Vrfy(argument="bob"),
+    Expn(argument="staff"),
+    Help(),
+    Noop(),
+    Quit(),
+    StartTLS(),
+    Auth(mechanism="PLAIN"),
+    Auth(mechanism="PLAIN", initial_response=b"\0user\0pass"),
+    AuthResponse(data=b"\0user\0pass"),
+    AuthCancel(),
+    UnknownCommand(name="XFOO", argument="bar"),
+]
+
+BODIES = st.sampled_from(
+    [b"", b"Subject: x\r\n\r\nhi\r\n", b".\r\n..\r\n.", b"a\r\n.\r\nb", b"x" * 300]
+)
+
+
+def _negative(data: st.DataObject, *codes: int) -> Reply:
+    return Reply.of(data.draw(st.sampled_from(codes or (451, 550))), "refused")
+
+
+class SessionMachine(RuleBasedStateMachine):
+    client: ClientConnection
+    server: ServerConnection
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed_by_quit = False
+        self.sent: list[str] = []  # steps the client sent and the server has not answered
+        self.misuses = 0
+        self.raw_refusals = 0
+
+    @initialize(
+        pipelining=st.booleans(), lmtp=st.sampled_from([False, False, True]), chunking=st.booleans()
+    )
+    def connect(self, pipelining: bool, lmtp: bool, chunking: bool) -> None:
+        caps = Capabilities.build(
+            domain="mx.example",
+            pipelining=pipelining,
+            chunking=chunking,
+            starttls=True,
+            auth=("PLAIN",),
+            size=1000,
+            dsn=True,
+            eightbitmime=True,
+            smtputf8=True,
+        )
+        self.server = ServerConnection(
+            capabilities=caps,
+            config=ServerConfig(hostname="mx.example", lmtp=lmtp, limits=Limits(errors=10_000)),
+            auth_requires_tls=False,
+        )
+        self.client = ClientConnection(config=ClientConfig(lmtp=lmtp))
+        assert self.server.next_event() is PAUSED  # the greeting is owed first
+        self.client.receive_data(self.server.send(self.server.greeting()))
+        self.sent.append("GREETING")
+        [greeting] = self._client_events()
+        assert isinstance(greeting, Reply) and greeting.code == 220
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _client_events(self) -> list[Event]:
+        out: list[Event] = []
+        for _ in range(1000):
+            ev = self.client.next_event()
+            if ev is NEED_DATA or ev is PAUSED:
+                return out
+            assert isinstance(ev, Event)
+            out.append(ev)
+            if isinstance(ev, ConnectionClosed):
+                return out
+            assert isinstance(ev, Reply)
+            # RFC 2920 §3.1: replies come back in the order the commands were sent
+            assert self.sent, f"a reply nobody asked for: {ev}"
+            expected = self.sent[0]
+            assert ev.command == expected or ev.code == 421, (ev, self.sent)
+            if ev.code == 421:
+                self.sent.clear()
+            elif not (expected in (".", "BDAT LAST") and self._more_lmtp_replies(expected)):
+                self.sent.pop(0)
+        raise AssertionError("the client never ran out of events")
+
+    def _more_lmtp_replies(self, step: str) -> bool:
+        return step in self.client.pending
+
+    def _try_send(self, *events: Event) -> bytes | None:
+        """Send through the client; on misuse check the ERROR rule and roll back."""
+        # Capabilities are immutable (and hold mapping proxies): share, do not copy
+        caps = self.client.capabilities
+        backup = copy.deepcopy(self.client, {id(caps): caps})
+        wire = b""
+        try:
+            for event in events:
+                wire += self.client.send(event)
+        except LocalProtocolError:
+            # any error moves that side into ERROR, nothing is half-sent (DESIGN.md)
+            assert self.client.state is State.ERROR
+            with_error = self.client
+            self.client = backup
+            self.misuses += 1
+            try:
+                with_error.send(Noop())
+            except LocalProtocolError:
+                pass
+            else:  # pragma: no cover - the failure this test is for
+                raise AssertionError("a client in ERROR sent bytes") from None
+            return None
+        return wire
+
+    def _idle(self) -> bool:
+        return not self.client.pending and self.server.replies_owed == 0
+
+    # --- rules: the client ---------------------------------------------------------------
+
+    @precondition(lambda self: self.client.state not in (State.CLOSED, State.TLS))
+    @rule(cmd=st.sampled_from(COMMANDS))
+    def client_sends(self, cmd: Command) -> None:
+        before = self.client.pending
+        wire = self._try_send(cmd)
+        if wire is None:
+            return
+        assert wire.endswith(b"\r\n") and wire.count(b"\n") == 1
+        assert self.client.pending == (*before, step_of(cmd))
+        self.sent.append(step_of(cmd))
+        self.server.receive_data(wire)
+
+    @precondition(lambda self: self.client.state not in (State.CLOSED, State.TLS))
+    @rule(n=st.integers(1, 4), answer=st.booleans(), data=st.data())
+    def client_goes_on(self, n: int, answer: bool, data: st.DataObject) -> None:
+        """The next command of a plain session, ``n`` of them when pipelining allows, and
+        maybe the server's answers at once."""
+        self._next_commands(n, data)
+        if answer:
+            self.server_answers(data)
+
+    def _next_commands(self, n: int, data: st.DataObject) -> None:
+        hello = Lhlo if self.client.lmtp else Ehlo
+        choices: dict[State, list[Command | str]] = {
+            State.HELLO: [hello(hostname="client.example")],
+            State.READY: [
+                Mail(reverse_path=A("alice@client.example")),
+                Auth(mechanism="PLAIN"),
+                StartTLS(),
+            ],
+            State.MAIL: [Rcpt(forward_path=A("bob@mx.example"))],
+            State.RCPT: [Rcpt(forward_path=A("carol@mx.example")), Data(), "message", "chunk"],
+            State.BDAT: ["chunk"],
+            State.DATA: ["message"],
+            State.AUTH: [AuthResponse(data=b"\0user\0pass"), AuthCancel()],
+        }
+        for _ in range(n):
+            state: State | None = self.client.state
+            if self.client.pending:
+                state = {"MAIL": State.MAIL, "RCPT": State.RCPT}.get(self.client.pending[-1])
+            if state not in choices:
+                return
+            choice = data.draw(st.sampled_from(choices[state]))
+            if choice == "message":
+                self.client_sends_message(b"hello\r\n")
+            elif choice == "chunk":
+                self.client_sends_chunk(b"hello\r\n", data.draw(st.booleans()))
+            else:
+                assert isinstance(choice, Command)
+                self.client_sends(choice)
+
+    @precondition(lambda self: self.client.state not in (State.CLOSED, State.TLS))
+    @rule(body=BODIES)
+    def client_sends_message(self, body: bytes) -> None:
+        wire = self._try_send(MessageData(data=body), EndOfMessage())
+        if wire is None:
+            return
+        self.sent.append(".")
+        self.server.receive_data(wire)
+
+    @precondition(lambda self: self.client.state not in (State.CLOSED, State.TLS))
+    @rule(body=BODIES, last=st.booleans())
+    def client_sends_chunk(self, body: bytes, last: bool) -> None:
+        bdat = Bdat(size=len(body), last=last)
+        wire = self._try_send(bdat, MessageData(data=body))
+        if wire is None:
+            return
+        self.sent.append(step_of(bdat))
+        self.server.receive_data(wire)
+
+    @precondition(lambda self: self.client.state is State.TLS and self.server.state is State.TLS)
+    @rule()
+    def tls_handshake(self) -> None:
+        # RFC 3207 §4.2: both sides forget the session and start over at EHLO
+        self.client.tls_established()
+        self.server.tls_established()
+        assert self.client.state is self.server.state is State.HELLO
+
+    @precondition(
+        lambda self: (
+            self.client.state not in (State.CLOSED, State.TLS, State.ERROR)
+            and not self.client.pending
+            and self.server.replies_owed == 0
+            and self.server.state in TRANSITIONS_STATES
+        )
+    )
+    @rule(cmd=st.sampled_from(COMMANDS))
+    def raw_out_of_sequence(self, cmd: Command) -> None:
+        """A command the client engine would refuse, written raw: the server must refuse it
+        with a negative reply and leave the state alone (RFC 5321 §4.1.4: 503)."""
+        state = self.server.state
+        step = step_of(cmd)
+        if (state, step) in TRANSITIONS or isinstance(cmd, (AuthResponse, AuthCancel)):
+            return  # in sequence: that is the other rules' business
+        self.server.receive_data(format_command(cmd))
+        ev = self.server.next_event()
+        assert isinstance(ev, InvalidCommand), (state, cmd, ev)
+        assert ev.hint.code >= 500, ev
+        assert self.server.next_event() is PAUSED  # the refusal is owed first
+        self.server.send(Reply.from_hint(ev.hint))  # not fed to the client: it never asked
+        assert self.server.state is state
+        self.raw_refusals += 1
+
+    # --- rules: the server ---------------------------------------------------------------
+
+    @rule(data=st.data())
+    def server_answers_rule(self, data: st.DataObject) -> None:
+        self.server_answers(data)
+
+    def server_answers(self, data: st.DataObject) -> None:
+        """The server handles all it received, with a policy drawn per command, and the
+        client reads the replies."""
+        server = self.server
+        for _ in range(1000):
+            if server.state in (State.CLOSED, State.TLS):
+                break
+            ev = server.next_event()
+            if ev is NEED_DATA or ev is PAUSED:
+                assert server.replies_owed == 0 or ev is PAUSED
+                break
+            assert isinstance(ev, Event)
+            if isinstance(ev, (MessageData, Bdat)):
+                continue
+            if isinstance(ev, ConnectionClosed):
+                break
+            # a reply is owed now: the server yields nothing else until it is sent
+            assert server.next_event() is PAUSED, ev
+            for reply in self._policy(ev, data):
+                self.client.receive_data(server.send(reply))
+        self._client_events()
+        if self.closed_by_quit:
+            assert self.client.state is State.CLOSED and self.server.state is State.CLOSED
+
+    def _policy(self, ev: Event, data: st.DataObject) -> list[Reply]:
+        server = self.server
+        if data.draw(st.integers(0, 200)) == 0:
+            return [Reply.of(421, "shutting down", "4.3.2")]  # RFC 5321 §3.8, any time
+        accept = data.draw(st.integers(0, 3), label=f"accept {type(ev).__name__}") > 0
+        if isinstance(ev, InvalidCommand):
+            return [Reply.from_hint(ev.hint)]
+        if isinstance(ev, (EndOfMessage, EndOfChunk)):
+            out = []
+            for _ in range(max(1, server.replies_owed)):
+                refusal = server.refusal
+                if refusal is not None:
+                    out.append(Reply.from_hint(refusal))
+                else:
+                    ok = data.draw(st.booleans(), label="deliver")
+                    out.append(Reply.of(250, "ok") if ok else _negative(data, 452, 554))
+            return out
+        if isinstance(ev, (Ehlo, Lhlo)):
+            return [server.ehlo_reply() if accept else _negative(data, 502, 550)]
+        if isinstance(ev, Quit):
+            self.closed_by_quit = True
+            return [Reply.of(221, "bye")]
+        if isinstance(ev, Data):
+            return [Reply.of(354, "go ahead") if accept else _negative(data, 451, 554)]
+        if isinstance(ev, StartTLS):
+            return [Reply.of(220, "ready") if accept else _negative(data, 454)]
+        if isinstance(ev, (Auth, AuthResponse)):
+            code = data.draw(st.sampled_from([334, 235, 535]))
+            return [Reply.of(code, "" if code == 334 else "auth")]
+        if isinstance(ev, AuthCancel):
+            return [Reply.of(501, "cancelled", "5.0.0")]  # RFC 4954 §4
+        return [Reply.of(250, "ok") if accept else _negative(data)]
+
+    # --- invariants ----------------------------------------------------------------------
+
+    @invariant()
+    def states_agree_when_idle(self) -> None:
+        if self._idle() and not self.server.trailing_data[0] and not self.sent:
+            event(f"agree in {self.client.state.value}")
+            assert self.client.state is self.server.state, (
+                self.client.state,
+                self.server.state,
+            )
+
+    @invariant()
+    def record_state(self) -> None:
+        event(f"state {self.client.state.value}")
+        if self.client.pending:
+            event(f"pending {len(self.client.pending)}")
+
+    @invariant()
+    def never_in_error(self) -> None:
+        assert self.client.state is not State.ERROR
+        assert self.server.state is not State.ERROR
+
+
+# States in which the server reads command lines (not message data, not SASL lines).
+TRANSITIONS_STATES = frozenset({State.HELLO, State.READY, State.MAIL, State.RCPT, State.BDAT})
+
+SessionMachine.TestCase.settings = settings(
+    max_examples=200,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestSession = SessionMachine.TestCase
