@@ -62,7 +62,7 @@ _DOT_LINE: Final = re.compile(rb"\r\n\.")
 # adjacency ("\r.\n" also leaves "\r\n"), so a bare CR search completes the check.
 _ALL_BUT_CR_LF: Final = bytes(o for o in range(256) if o not in (0x0A, 0x0D))
 _BARE_CR: Final = re.compile(rb"\r(?!\n)")
-# The encoder's single search for "anything to do": a line-initial dot or a bare CR.
+# One search for "anything to do": a line-initial dot or a bare CR (encoder and decoder).
 _DOT_LINE_OR_BARE_CR: Final = re.compile(rb"\r(?:\n\.|(?!\n))")
 
 DEFAULT_MAX_PIECE: Final = 1 << 20
@@ -267,7 +267,7 @@ class DataDecoder:
     * ``size`` counts the octets of the message handed out (after unstuffing, and after
       normalisation under the "normalize" policy). Once it passes ``max_size``, ``exceeded``
       is set and no more data is returned, but the stream is still read up to its end
-      (RFC 1870 §6.3: the server answers 552 after the end of data). ``size`` keeps counting.
+      (the 552 reply of RFC 1870 comes after the end of data). ``size`` keeps counting.
     * ``bare_cr_or_lf``, ``eight_bit`` and ``nul`` record whether the data held a bare CR or
       LF, an octet >= 0x80, or a NUL. ``bare_line_endings`` says what to do with bare CR/LF:
       "reject" passes the data as is and leaves the refusal to the server after the end of

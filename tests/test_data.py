@@ -1,4 +1,4 @@
-"""The DATA and BDAT codecs, from RFC 5321 §2.3.8, §4.1.1.4 and §4.5.2, RFC 1870 §3 and
+"""The DATA and BDAT codecs, from RFC 5321 §2.3.8, §4.1.1.4 and §4.5.2, RFC 1870 (SIZE) and
 RFC 3030 §2-3, and the SMTP smuggling vectors published in 2023 (SEC Consult; hannob/smtpsmug;
 The-Login/SMTP-Smuggling-Tools): none of them may end the data.
 
@@ -166,7 +166,8 @@ def end_of_data_positions(stream: bytes) -> list[int]:
         # RFC 5321 §4.1.1.4: the DATA command's CRLF is the first CRLF of the terminator.
         (b"", b".\r\n"),
         (b"Hi\r\n", b"Hi\r\n.\r\n"),
-        # "If the mail data does not end with CRLF, the client adds one" (so the "." is alone
+        # RFC 5321 §4.1.1.4: a final "line" without CRLF: the client MUST reject it or add the
+        # CRLF so that the server sees the end of data; this encoder adds it (so the "." is alone
         # on its line).
         (b"Hi", b"Hi\r\n.\r\n"),
         # RFC 5321 §4.5.2: one additional period at the start of a line that starts with one.
@@ -219,7 +220,8 @@ def test_encoder_sizes() -> None:
     stream, encoder = encode_chunks([b".a\nb"])
     assert stream == b"..a\r\nb\r\n.\r\n"
     assert encoder.encoded_size == len(stream)
-    # RFC 1870 §3: CRLF pairs counted, quoting dots and the terminating dot not.
+    # RFC 1870: "the number of octets, including CR-LF pairs, but not the SMTP DATA
+    # command's terminating dot or doubled quoting dots".
     assert encoder.message_size == len(b".a\r\nb\r\n")
 
 
@@ -400,7 +402,7 @@ def test_max_size_boundary() -> None:
 
 
 def test_max_size_exceeded_keeps_reading_to_the_end_without_returning_data() -> None:
-    # RFC 1870 §6.3: the oversized message is read to its end, then refused with 552.
+    # The oversized message is read to its end, then refused with 552 (RFC 1870).
     line = b"x" * 98 + b"\r\n"
     chunks = [line] * 50 + [b"..tail\r\n", b".\r", b"\nQUIT\r\n"]
     got = decode_chunks(chunks, max_size=1000, max_piece=64)

@@ -111,7 +111,8 @@ def test_feed_accepts_bytearray_and_memoryview() -> None:
 
 
 def test_line_of_exactly_max_length_is_accepted() -> None:
-    # max_length counts the CRLF (RFC 5321 §4.5.3.1.4: "512 octets ... including the <CRLF>").
+    # max_length counts the CRLF (RFC 5321 §4.5.3.1.4: the maximum total length of a command
+    # line "including the command word and the <CRLF> is 512 octets").
     line = b"X" * (COMMAND_LINE - 2)
     buf = ReceiveBuffer()
     buf.feed(line + b"\r\n")
