@@ -266,3 +266,36 @@ def test_compaction_keeps_content_intact_over_many_megabytes() -> None:
         assert buf._start < max(8192, len(buf._data) // 2 + 8192)
     got += buf.extract_at_most(len(buf))
     assert got == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.binary(max_size=30),
+            st.integers(20, 300).map(lambda n: b"L" * n),
+        ).filter(lambda b: b"\r\n" not in b),
+        max_size=8,
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=12),
+    max_length=st.sampled_from([16, 32, 64]),
+)
+def test_long_and_short_lines_under_any_split(
+    lines: list[bytes], cuts: list[int], max_length: int
+) -> None:
+    # Reference from RFC 5321 §4.5.3.1: a line longer than the limit (CRLF included) is
+    # refused as a whole; the lines around it are unaffected.
+    expected = [line if len(line) + 2 <= max_length else LINE_TOO_LONG for line in lines]
+    stream = b"".join(line + b"\r\n" for line in lines)
+    points = sorted({min(c, len(stream)) for c in cuts})
+    buf = ReceiveBuffer()
+    got: list[bytes | LineTooLong] = []
+    prev = 0
+    for point in [*points, len(stream)]:
+        buf.feed(stream[prev:point])
+        prev = point
+        got.extend(drain_lines(buf, max_length))
+        if buf._discarding:
+            assert len(buf) <= 1
+    assert got == expected
+    assert len(buf) == 0
