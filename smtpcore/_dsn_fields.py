@@ -247,33 +247,33 @@ def parse_date(value: str | None) -> datetime | None:
 def specific_status(
     raw: str | None, diag_text: str | None
 ) -> tuple[EnhancedStatus | None, str | None]:
-    """The Status field's code, replaced by the Diagnostic-Code's when the field says X.0.0.
+    """The status to report: the remote server's own code when the reply quotes one.
 
-    Many MTAs write ``Status: 5.0.0`` with ``Diagnostic-Code: smtp; 550 5.1.1 ...``; the code
-    in the remote reply is the more specific answer. Returns (status, raw status).
+    Many MTAs write a generic ``Status: 5.0.0`` (or their own ``4.4.7`` time-out) while the
+    Diagnostic-Code quotes the remote reply, ``550 5.1.1 ...``, whose code says what actually
+    happened. A code of the same class found in the reply wins (the first that is more than
+    ``X.Y.0`` when the field is ``X.Y.0``); the field is kept as the raw status.
+    Returns (status, raw status).
     """
-    status = None
-    if raw:
-        status = EnhancedStatus.search(raw)
-    from_diag = EnhancedStatus.search(diag_text) if diag_text else None
-    if status is None:
-        return from_diag, raw
-    if status.detail == 0 and diag_text:
-        # X.0.0 or X.Y.0 in the field, a more specific code of the same class in the reply.
+    status = EnhancedStatus.search(raw) if raw else None
+    if not diag_text:
+        return status, raw
+    codes = [
+        EnhancedStatus.parse(m[0])
         for m in re.finditer(
             r"(?<![0-9.])[245]\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9]|\.[0-9])", diag_text
-        ):
-            found = EnhancedStatus.parse(m[0])
-            if (
-                found.klass == status.klass
-                and found != status
-                and found.detail != 0
-                and status.subject in (0, 1, found.subject)
-            ):
-                return found, raw
-        if from_diag is not None and status.subject == 0 and from_diag.klass == status.klass:
-            return from_diag, raw
-    return status, raw
+        )
+    ]
+    if status is None:
+        return (codes[0] if codes else None), raw
+    same_class = [c for c in codes if c.klass == status.klass]
+    if not same_class:
+        return status, raw
+    if status.detail == 0:
+        detailed = [c for c in same_class if c != status and c.detail != 0]
+        if detailed:
+            return detailed[0], raw
+    return same_class[0], raw
 
 
 def iter_parts(msg: Message) -> Iterator[Message]:

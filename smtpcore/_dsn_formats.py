@@ -196,8 +196,16 @@ COMMANDS: Final = (
         r"|did not like our mail from|smtp command:? mail",
         "MAIL",
     ),
-    (r"in reply to (ehlo|helo|lhlo) command|after (ehlo|helo)\b|>>> (ehlo|helo)\b", "EHLO"),
-    (r"after initial connection|while connecting|connect to [^ ]+ ?: connection|greeting", "CONN"),
+    (
+        r"in reply to (ehlo|helo|lhlo) command|after (ehlo|helo)\b|>>> (ehlo|helo)\b"
+        r"|my name was rejected",
+        "EHLO",
+    ),
+    (
+        r"after initial connection|while connecting|connect to [^ ]+ ?: connection|greeting"
+        r"|refused to talk to me",
+        "CONN",
+    ),
 )
 
 # Gateways that write RFC 3464-like fields under other names (PMDF / Oracle Messaging Server

@@ -75,6 +75,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "notaccept",
         (
+            r"not accepting network messages",
             r"null mx",
             r"doesn'?t receive email",
             r"couldn'?t find a mail exchanger",
@@ -91,6 +92,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "mesgtoobig",
         (
+            r"line limit exceeded",
             r"message (size )?(exceeds|too (big|large))",
             r"size limit",
             r"message is too large",
@@ -148,7 +150,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
         (
             r"temporar(il)?y locked",
             r"(mailbox|account) is (frozen|locked)",
-            r"mailbox (is )?(disabled|inactive|suspended|unavailable\b(?! or))",
+            r"mailbox (is )?(disabled|inactive|suspended)",
             r"account (has been |is )?(disabled|suspended|inactive|deactivated|expired)",
             r"account (has been |is )?(locked|frozen)",
             r"user (is )?suspended",
@@ -167,13 +169,11 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "expired",
         (
+            r"could not deliver for the last",
             r"aborted after [0-9.]+ (hour|day|minute)",
             r"delivery failed \d+ attempts",
             r"(delivery|retry) time (expired|exceeded)",
             r"deferred too long",
-            r"too long in (the )?queue",
-            r"in the queue too long",
-            r"not going to try again",
             r"retry timeout exceeded",
             r"queue ?time ?out",
             r"expired",
@@ -182,11 +182,6 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"message timed out",
             r"exceeded the max time",
             r"failing for a long time",
-            r"will be retried for",
-            r"has been delayed",
-            r"did not accept our requests to connect",
-            r"connection timed out",
-            r"operation timed out",
         ),
         "RFC 3463 X.4.7 'Delivery time expired'; Postfix 'delivery temporarily suspended: "
         "connect to ...: Connection timed out' when it gives up; Exim 'retry timeout "
@@ -250,6 +245,9 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "userunknown",
         (
+            r"requested action not taken: mailbox unavailable",
+            r"\baddress rejected\.?\s*$",
+            r"recipient address rejected\.?\s*$",
             r"is not a registered gateway user",
             r"not listed in (the )?(domino directory|public name & address book)",
             r"invalid final delivery userid",
@@ -261,7 +259,6 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"(user|recipient|mailbox|address|account) (not found|unknown|unavailable)",
             r"not a valid (user|mailbox|recipient)",
             r"unknown (recipient|local part|address|mailbox)",
-            r"address (is )?(rejected|invalid)",
             r"no mailbox",
             r"mailbox (not found|unavailable|does not exist)",
             r"undeliverable address",
@@ -351,6 +348,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "badreputation",
         (
+            r"unexpected volume or user complaints",
             r"reputation",
             r"poor sender score",
         ),
@@ -359,6 +357,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "toomanyconn",
         (
+            r"too many recipients",
             r"too many (connections|concurrent)",
             r"connection limit",
             r"connection rate",
@@ -379,6 +378,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "blocked",
         (
+            r"smtp server of your isp",
             r"blacklist",
             r"blocklist",
             r"black list",
@@ -421,6 +421,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "securityerror",
         (
+            r"delivery not authorized",
             r"unauthenticated senders? not allowed",
             r"authentication required",
             r"must authenticate",
@@ -436,6 +437,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "rejected",
         (
+            r"from:? domain is invalid",
             r"sender was rejected",
             r"access denied",
             r"sender (address )?(rejected|denied|refused|blocked|invalid|unknown)",
@@ -444,7 +446,6 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"sender domain",
             r"return path",
             r"from address",
-            r"mail from",
             r"envelope sender",
             r"sender is not",
             r"invalid sender",
@@ -452,6 +453,20 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"sender not allowed",
         ),
         "RFC 3463 X.1.7/X.1.8 sender address problems",
+    ),
+    (
+        "failedstarttls",
+        (
+            r"starttls (command )?(failed|is required|required)",
+            r"must issue a starttls",
+            r"tls (negotiation|handshake) failed",
+        ),
+        "RFC 3207 §4: 530 'Must issue a STARTTLS command first'; failed TLS negotiation",
+    ),
+    (
+        "onhold",
+        (r"\bon hold\b", r"held for review"),
+        "messages held by the receiving system (quarantine, review)",
     ),
     (
         "syntaxerror",
@@ -545,6 +560,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "systemerror",
         (
+            r"internal system error",
             r"transaction failed",
             r"service currently unavailable",
             r"system error",
@@ -559,6 +575,24 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"i/o error",
         ),
         "RFC 3463 X.3.0/X.3.5; RFC 5321 451 'local error in processing'",
+    ),
+    (
+        "expired",
+        (
+            r"too long in (the )?queue",
+            r"in the queue too long",
+            r"not going to try again",
+            r"has been delayed",
+            r"will be retried for",
+            r"will keep trying",
+            r"still undelivered after",
+            r"did not accept our requests to connect",
+            r"connection timed out",
+            r"operation timed out",
+        ),
+        "give-up and delay notices that name no other cause: qmail 'this message has been in "
+        "the queue too long', Sendmail 'Will keep trying', Gmail 'will be retried' / 'did "
+        "not accept our requests to connect', Postfix 'Connection timed out'",
     ),
 ]
 
@@ -600,6 +634,19 @@ _TEXT_BEATS_STATUS: Final = frozenset({"mailboxfull", "mailererror", "speeding"}
 # account", Postfix local(8) "<addr>: User unknown", Orange "Invalid recipient").
 _EXPLICIT_UNKNOWN: Final = re.compile(
     r"doesn'?t have an? \S+ account|invalid recipient|<[^<>@\s]+@[^<>\s]+>:? user unknown", re.I
+)
+
+# Reasons that, for a refusal at the greeting or EHLO, are really a block of the client.
+_CONNECTION_REFUSALS: Final = frozenset(
+    {
+        "rejected",
+        "undefined",
+        "requireptr",
+        "securityerror",
+        "syntaxerror",
+        "notaccept",
+        "systemerror",
+    }
 )
 
 # RFC 3463 §3: the remaining codes, used when the text matched no rule.
@@ -701,6 +748,10 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
         reason, source = REPLY_RULES[reply], f"reply: RFC 5321 §4.2.3 {reply}"
     else:
         reason, source = "undefined", "no rule matched"
+    if recipient.smtp_command in ("CONN", "EHLO") and reason in _CONNECTION_REFUSALS:
+        # Refused before any envelope was sent: the client (its IP) is not welcome
+        # (RFC 5321 §3.1 "554 No SMTP service here", §4.3.2 greeting and EHLO replies).
+        reason, source = "blocked", f"{source}; refused at connection"
     if transient and reason == "hostunknown":
         # A temporary DNS failure (SERVFAIL, timeout) is not a missing domain.
         reason, source = "networkerror", f"{source}; transient"

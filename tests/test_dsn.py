@@ -348,10 +348,18 @@ def test_parse_build_round_trip(
         assert got.will_retry_until == want.will_retry_until
 
 
-def test_round_trip_keeps_specific_status() -> None:
-    # The status field wins whenever it is more than X.0.0 (RFC 3464 §2.3.4 is authoritative).
+def test_status_quoted_in_the_remote_reply_wins() -> None:
+    # The reporting MTA's Status is often generic or its own; the remote reply says what
+    # happened. The field stays available as raw_status.
     result = dsn.RecipientResult(
         recipient="bob@example.com", action="failed", status="5.2.2", diagnostic="550 5.1.1 x"
+    )
+    msg = dsn.build(reporting_mta="relay.example.net", recipients=[result], date=WHEN)
+    (rcpt,) = parse_ok(msg).recipients
+    assert (str(rcpt.status), rcpt.raw_status) == ("5.1.1", "5.2.2")
+    # A code of another class in the text is not the answer (a 4xx retried, then 5xx).
+    result = dsn.RecipientResult(
+        recipient="bob@example.com", action="failed", status="5.2.2", diagnostic="451 4.3.0 x"
     )
     msg = dsn.build(reporting_mta="relay.example.net", recipients=[result], date=WHEN)
     (rcpt,) = parse_ok(msg).recipients
