@@ -351,6 +351,9 @@ def parse_command(raw: bytes, *, strict: bool = False, utf8: bool = False) -> Co
     upper = verb.upper()
     if not verb:
         raise _bad("empty command", SYNTAX_ERROR)
+    if strict and _sp and not arg:
+        # RFC 5321 §4.1.1: an SP is always followed by an argument ("QUIT " is not QUIT)
+        raise _bad(f"trailing space after {upper[:20]}")
     if not line.isascii() and upper not in ("MAIL", "RCPT", "VRFY", "EXPN"):
         raise _bad("non-ASCII command", SYNTAX_ERROR)
     if upper in _NO_ARGS:
