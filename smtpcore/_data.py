@@ -68,6 +68,13 @@ _DOT_LINE_OR_BARE_CR: Final = re.compile(rb"\r(?:\n\.|(?!\n))")
 DEFAULT_MAX_PIECE: Final = 1 << 20
 
 
+def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
+    """``data`` as bytes; anything that is not bytes-like (a str, say) is a typed error."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise LocalProtocolError(f"message data must be bytes, not {type(data).__name__}")
+
+
 def _has_bare_line_ending(data: bytes) -> bool:
     """True if ``data`` holds a CR not followed by LF or an LF not preceded by CR.
 
@@ -102,7 +109,7 @@ def normalize_line_endings(
     CRLF gets one, as DATA delivers it (the CRLF before the terminating "." ends the last
     line).
     """
-    raw = bytes(data)
+    raw = _as_bytes(data)
     out = _to_crlf(raw) if _has_bare_line_ending(raw) else raw
     if final_crlf and out and not out.endswith(_CRLF):
         out += _CRLF
@@ -128,7 +135,7 @@ class LineEndingNormalizer:
     def feed(self, chunk: bytes | bytearray | memoryview) -> bytes:
         if self._finished:
             raise LocalProtocolError("feed() after finish()")
-        data = chunk if type(chunk) is bytes else bytes(chunk)
+        data = chunk if type(chunk) is bytes else _as_bytes(chunk)
         if not data:
             return b""
         if self._pending_cr:
@@ -190,7 +197,7 @@ class DataEncoder:
     def encode(self, chunk: bytes | bytearray | memoryview) -> bytes:
         if self._finished:
             raise LocalProtocolError("encode() after finish()")
-        data = chunk if type(chunk) is bytes else bytes(chunk)
+        data = chunk if type(chunk) is bytes else _as_bytes(chunk)
         if not data:
             return b""
         if self._pending_cr:

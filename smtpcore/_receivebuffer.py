@@ -77,6 +77,8 @@ class ReceiveBuffer:
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append octets received from the peer."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise LocalProtocolError(f"feed() takes bytes, not {type(data).__name__}")
         self._data += data
         if self._discarding:
             self._discard_step()

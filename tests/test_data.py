@@ -709,3 +709,14 @@ def test_bare_line_endings_next_to_dot_lines(stream: bytes, policy: BareLineEndi
     assert got.decoder.done
     assert got.decoder.bare_cr_or_lf
     assert got.message == reference_message(stream, policy)
+
+
+def test_str_input_is_a_typed_error() -> None:
+    with pytest.raises(LocalProtocolError):
+        DataEncoder().encode("text")  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError):
+        bdat_normalizer().feed("text")  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError):
+        normalize_line_endings("text")  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError):
+        ReceiveBuffer().feed("text")  # type: ignore[arg-type]
