@@ -31,7 +31,6 @@ from ._errors import LocalProtocolError
 __all__ = ["LINE_TOO_LONG", "LineTooLong", "ReceiveBuffer"]
 
 _CR = 0x0D
-_LF = 0x0A
 _CRLF = b"\r\n"
 _LF_BYTES = b"\n"
 
