@@ -124,7 +124,7 @@ def _human_text(reporting_mta: str, results: Sequence[RecipientResult]) -> str:
     for result in results:
         status = _status(result)
         meaning = status.meaning or status.subject_meaning or ""
-        lines.append(f"<{result.recipient}>: {result.action} ({status} {meaning})".rstrip())
+        lines.append(f"  {result.recipient} - {result.action} ({status} {meaning})".rstrip())
         if result.diagnostic:
             lines.append(f"    {' '.join(result.diagnostic.split())}")
     return "\n".join(lines) + "\n"

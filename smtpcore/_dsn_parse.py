@@ -260,7 +260,6 @@ def _complete_from_text(msg: Message, recipients: list[RecipientStatus]) -> list
             (rcpt.diagnostic_code is None or not rcpt.diagnostic_code.text.strip())
             and hit is not None
             and hit.diagnostic_code is not None
-            and hit.reply_code is not None
         ):
             status, _ = specific_status(rcpt.raw_status, hit.diagnostic_code.text)
             changes.update(

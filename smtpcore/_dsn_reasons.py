@@ -148,6 +148,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "suspend",
         (
+            r"account is blocked",
             r"temporar(il)?y locked",
             r"(mailbox|account) is (frozen|locked)",
             r"mailbox (is )?(disabled|inactive|suspended)",
@@ -245,6 +246,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "userunknown",
         (
+            r"recipient address rejected: access denied",
             r"requested action not taken: mailbox unavailable",
             r"\baddress rejected\.?\s*$",
             r"recipient address rejected\.?\s*$",
@@ -286,6 +288,28 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
         ),
         "RFC 3463 X.1.1; Postfix 'User unknown in ... table'; Sendmail 'User unknown'; "
         "Exim 'Unknown user'; Gmail 'NoSuchUser'",
+    ),
+    (
+        "notcompliantrfc",
+        (
+            r"not rfc ?5322 compliant",
+            r"multiple addresses in from",
+            r"multiple (subject|from|to|date|message-id|sender) headers",
+            r"duplicate header",
+        ),
+        "RFC 5322 §3.6 header count rules, as Gmail quotes them ('This message is not RFC 5322 "
+        "compliant')",
+    ),
+    (
+        "blocked",
+        (
+            r"messages from [0-9.]+ weren'?t sent",
+            r"client host (is )?blocked",
+            r"ip address (is )?blacklisted",
+            r"blocked ip\b",
+            r"adresse ip source bloquee",
+        ),
+        "RFC 3463 X.7.1 for the client's IP address (provider block-list notices)",
     ),
     (
         "virusdetected",
@@ -357,6 +381,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "toomanyconn",
         (
+            r"frequency limited",
             r"too many recipients",
             r"too many (connections|concurrent)",
             r"connection limit",
@@ -368,6 +393,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "speeding",
         (
+            r"sent to too many recipients",
             r"rate (limited|limit exceeded)",
             r"too many (recipients|emails) in a short time",
             r"sending rate",
@@ -421,6 +447,8 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "securityerror",
         (
+            r"without authentication",
+            r"smtp authentication",
             r"delivery not authorized",
             r"unauthenticated senders? not allowed",
             r"authentication required",
@@ -437,6 +465,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "rejected",
         (
+            r"unroutable sender",
             r"from:? domain is invalid",
             r"sender was rejected",
             r"access denied",
@@ -457,6 +486,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "failedstarttls",
         (
+            r"does not support tls",
             r"starttls (command )?(failed|is required|required)",
             r"must issue a starttls",
             r"tls (negotiation|handshake) failed",
@@ -628,6 +658,11 @@ DECISIVE_STATUS: Final[dict[tuple[int, int], str]] = {
 # Text reasons specific enough to override a decisive status code (a "550 5.1.1 mailbox
 # full" is about the mailbox, not the address).
 _TEXT_BEATS_STATUS: Final = frozenset({"mailboxfull", "mailererror", "speeding"})
+# ... and per code, further text reasons more specific than it (Exchange answers an unknown
+# recipient with X.1.10 "RecipientNotFound", which RFC 7505 registered for null MX).
+_TEXT_BEATS_CODE: Final[dict[tuple[int, int], frozenset[str]]] = {
+    (1, 10): frozenset({"userunknown"}),
+}
 
 # Replies that name the recipient as unknown in so many words: not a content filter's excuse
 # even when they come after DATA (Yahoo "554 delivery error: dd This user doesn't have a ...
@@ -648,6 +683,8 @@ _CONNECTION_REFUSALS: Final = frozenset(
         "systemerror",
     }
 )
+
+_SENDER_REFUSALS: Final = frozenset({"userunknown", "hostunknown", "filtered"})
 
 # RFC 3463 §3: the remaining codes, used when the text matched no rule.
 STATUS_RULES: Final[dict[tuple[int, int], str]] = {
@@ -738,7 +775,8 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
         # RFC 3464 §2.3.6: an X-Unix diagnostic is a local mailer program's exit status.
         by_text = ("mailererror", "RFC 3464 §2.3.6 X-Unix diagnostic: a mailer program failed")
     decisive = DECISIVE_STATUS.get(key) if key is not None else None
-    if decisive is not None and (by_text is None or by_text[0] not in _TEXT_BEATS_STATUS):
+    beats = _TEXT_BEATS_STATUS | _TEXT_BEATS_CODE.get(key, frozenset()) if key else frozenset()
+    if decisive is not None and (by_text is None or by_text[0] not in beats):
         reason, source = decisive, f"status: RFC 3463 X.{key[0]}.{key[1]}"  # type: ignore[index]
     elif by_text is not None:
         reason, source = by_text[0], f"text: {by_text[1]}"
@@ -752,6 +790,9 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
         # Refused before any envelope was sent: the client (its IP) is not welcome
         # (RFC 5321 §3.1 "554 No SMTP service here", §4.3.2 greeting and EHLO replies).
         reason, source = "blocked", f"{source}; refused at connection"
+    if recipient.smtp_command == "MAIL" and reason in _SENDER_REFUSALS:
+        # A reply to MAIL FROM is about the sender (RFC 5321 §4.1.1.2), whatever its words.
+        reason, source = "rejected", f"{source}; refused at MAIL FROM"
     if transient and reason == "hostunknown":
         # A temporary DNS failure (SERVFAIL, timeout) is not a missing domain.
         reason, source = "networkerror", f"{source}; transient"
