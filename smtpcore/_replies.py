@@ -91,9 +91,12 @@ def _wrap(text: str, prefix: str, width: int) -> list[str]:
     while rest:
         room = width - (0 if first else len(prefix))
         chunk = rest
+        # never cut inside the enhanced code at the start of the first piece: that would
+        # leave a line holding the code and no text (RFC 2034 §4: the code precedes text)
+        floor = len(prefix) if first else 0
         while len(chunk.encode("utf-8")) > room:
             cut = chunk.rfind(" ", 0, len(chunk) - 1)
-            chunk = chunk[:cut] if cut > 0 else chunk[: max(1, len(chunk) - 1)]
+            chunk = chunk[:cut] if cut > floor else chunk[: max(1, len(chunk) - 1)]
         out.append(chunk if first else prefix + chunk)
         rest = rest[len(chunk) :].lstrip(" ")
         first = False
