@@ -73,6 +73,25 @@ def is_hard(reason: str, permanent: bool) -> bool:
 # text with white space collapsed. Ordered: the first that matches decides.
 _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
+        "networkerror",
+        (
+            r"malformed or unexpected name server reply",
+            r"host not found, try again",
+            r"temporary (dns|name server|name service) (failure|error)",
+        ),
+        "temporary DNS failures (Postfix 'Host not found, try again', resolver TRY_AGAIN)",
+    ),
+    (
+        "badreputation",
+        (r"low reputation",),
+        "Gmail 421/550 4.7.0/5.7.1 'very low reputation of the sending IP address'",
+    ),
+    (
+        "policyviolation",
+        (r"content presents a potential",),
+        "Gmail 552 5.7.0 'content presents a potential security issue'",
+    ),
+    (
         "notaccept",
         (
             r"not accepting network messages",
@@ -115,7 +134,6 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"exceeded (its |the )?(storage |disk )?quota",
             r"mailbox size limit",
             r"disk quota",
-            r"insufficient (disk )?space",
             r"not enough (disk )?space",
             r"out of storage",
             r"user is over",
@@ -140,7 +158,6 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
         (
             r"exceeds? (the )?(recipient'?s? )?(limit|rate)",
             r"too many messages",
-            r"receiving mail at a rate",
             r"message rate limit",
         ),
         "Gmail 4.2.1 rate message; RFC 3463 X.2.3",
@@ -179,7 +196,6 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"queue ?time ?out",
             r"expired",
             r"timeout exceeded",
-            r"could not be delivered for \d+",
             r"message timed out",
             r"exceeded the max time",
             r"failing for a long time",
@@ -202,6 +218,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "norelaying",
         (
+            r"not configured to relay",
             r"relay(ing)? (access )?(denied|not permitted|prohibited|not allowed)",
             r"unable to relay",
             r"not (permitted|allowed) to relay",
@@ -303,6 +320,8 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "blocked",
         (
+            r"invalid ip for sending",
+            r"not accepting connections",
             r"messages from [0-9.]+ weren'?t sent",
             r"client host (is )?blocked",
             r"ip address (is )?blacklisted",
@@ -340,6 +359,8 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "requireptr",
         (
+            r"ptr resource record",
+            r"ip name lookup failed",
             r"mismatches client ip",
             r"reverse (dns|lookup)",
             r"ptr record",
@@ -359,6 +380,8 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "authfailure",
         (
+            r"fails to pass authentication",
+            r"does not have authentication information",
             r"\bspf\b",
             r"\bdkim\b",
             r"\bdmarc\b",
@@ -393,6 +416,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "speeding",
         (
+            r"receiving mail at a rate",
             r"sent to too many recipients",
             r"rate (limited|limit exceeded)",
             r"too many (recipients|emails) in a short time",
@@ -511,7 +535,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "networkerror",
         (
-            r"connection (timed out|refused|reset|lost|closed)",
+            r"connection (refused|reset|lost|closed)",
             r"network (is )?unreachable",
             r"no route to host",
             r"timed out while",
@@ -556,6 +580,7 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "systemfull",
         (
+            r"insufficient (disk )?space",
             r"system (is )?full",
             r"insufficient system storage",
             r"out of disk",
@@ -566,7 +591,6 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "notaccept",
         (
-            r"not accepting connections",
             r"indicated no smtp service",
             r"does not accept mail",
             r"null mx",
@@ -609,6 +633,8 @@ _TEXT: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "expired",
         (
+            r"could not be delivered for \d+",
+            r"being unable to connect successfully",
             r"too long in (the )?queue",
             r"in the queue too long",
             r"not going to try again",
@@ -743,6 +769,16 @@ REPLY_RULES: Final[dict[int, str]] = {
 }
 
 
+_CONTINUATION: Final = re.compile(r"(?<=\s)[245][0-9][0-9][ -](?:[245]\.[0-9]{1,3}\.[0-9]{1,3} )?")
+
+
+def _collapse(text: str) -> str:
+    """One line of text: a multi-line reply's repeated ``550-5.7.1`` prefixes dropped."""
+    text = " ".join(text.split())
+    head, _, rest = text.partition(" ")
+    return f"{head} {_CONTINUATION.sub('', rest)}".strip()
+
+
 def _first_text_rule(text: str) -> tuple[str, str] | None:
     for reason, pattern, source in TEXT_RULES:
         if pattern.search(text):
@@ -765,7 +801,7 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
         status is None and reply is not None and reply < 500
     )
     permanent = not transient
-    text = " ".join((recipient.diagnostic_code.text if recipient.diagnostic_code else "").split())
+    text = _collapse(recipient.diagnostic_code.text if recipient.diagnostic_code else "")
     key = None if status is None else (status.subject, status.detail)
 
     reason: str | None = None
@@ -796,9 +832,9 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
     if transient and reason == "hostunknown":
         # A temporary DNS failure (SERVFAIL, timeout) is not a missing domain.
         reason, source = "networkerror", f"{source}; transient"
-    if transient and recipient.action == "failed" and key in ((4, 1), (4, 2)):
-        # X.4.1 / X.4.2 in a final failure: the host never answered until retries gave up.
-        reason, source = "expired", "X.4.1/X.4.2 in a failed report: retries gave up"
+    if transient and recipient.action == "failed" and key in ((4, 1),):
+        # X.4.1 in a final failure: the host never answered until retries gave up.
+        reason, source = "expired", "X.4.1 in a failed report: retries gave up"
     if (
         reason == "userunknown"
         and decisive is None
