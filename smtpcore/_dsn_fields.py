@@ -222,8 +222,20 @@ def diagnostic(value: str) -> Diagnostic:
 _REPLY_RE: Final = re.compile(r"(?<![0-9.\-/=])(?<!\w:)([245][0-5][0-9])(?=[ \-:,]|$)", re.M)
 
 
+# A relay's own verdict wrapping the remote server's last reply in angle brackets:
+# "554 4.4.7 Message expired: unable to deliver in 840 minutes.<421 4.4.2 Connection timed out>"
+# (Amazon SES). The quoted reply is the one that says what happened.
+_QUOTED_REPLY: Final = re.compile(r"<([245][0-9][0-9])[ -]([245]\.[0-9]{1,3}\.[0-9]{1,3})\b[^<>]*>")
+
+
 def reply_code_in(text: str) -> int | None:
-    """The first RFC 5321 §4.2 reply code that stands as a word in ``text``, or None."""
+    """The first RFC 5321 §4.2 reply code that stands as a word in ``text``, or None.
+
+    A reply quoted in angle brackets after a relay's own verdict is preferred.
+    """
+    quoted = _QUOTED_REPLY.search(text)
+    if quoted is not None:
+        return int(quoted[1])
     for m in _REPLY_RE.finditer(text):
         start = m.start()
         # "<code> <text>" or "<code>-<text>": not part of a date, address, IP or size.
@@ -258,6 +270,9 @@ def specific_status(
     status = EnhancedStatus.search(raw) if raw else None
     if not diag_text:
         return status, raw
+    quoted = _QUOTED_REPLY.search(diag_text)
+    if quoted is not None:
+        return EnhancedStatus.parse(quoted[2]), raw
     codes = [
         EnhancedStatus.parse(m[0])
         for m in re.finditer(

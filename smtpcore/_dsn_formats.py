@@ -74,6 +74,9 @@ FAMILIES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         "recipient": (
             rf"^\s{{0,4}}{_A}\s*(?:\((?:generated|expanded) from [^)]*\))?:?\s*$",
             rf'^\s*"(?P<addr>{ADDRESS})":\s*$',
+            # local deliveries: "pipe to |command", "save to /path" (RFC 3464 §2.3.2 allows
+            # any address type; Exim reports the program or file as the recipient)
+            r"^\s{2,4}(?P<diag>(?:pipe to|save to) (?P<addr>[|/]\S.*?))\s*$",
         ),
         "skip": (),
     },
@@ -116,7 +119,7 @@ FAMILIES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         "recipient": (
             rf"^\s*{_A}\s*:\s*(?P<diag>\S.*)$",
             rf"(?:error delivering your mail to|could not be delivered to|your message to"
-            rf"|deliver(?:y)?(?: of)?(?: your| the)?(?: message| mail)? to|failed recipient:?"
+            rf"|deliver(?:y|ed)?(?: of)?(?: your| the)?(?: message| mail)? to|failed recipient:?"
             rf"|recipient(?: address)?:|addressed to|\bto:|rcpt to:?|undeliverable to"
             rf"|returned permanent errors:|attempts?:)\s*{_A}",
             # "addr [User unknown]" (Mail2000 and other Asian gateways)

@@ -40,6 +40,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "notaccept",
         (
+            r"no mx found",
             r"not accepting network messages",
             r"null mx",
             r"doesn'?t receive email",
@@ -271,7 +272,6 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"messages from [0-9.]+ weren'?t sent",
             r"client host (is )?blocked",
             r"ip address (is )?blacklisted",
-            r"blocked ip\b",
             r"adresse ip source bloquee",
         ),
         "RFC 3463 X.7.1 for the client's IP address (provider block-list notices)",

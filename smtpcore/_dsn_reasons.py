@@ -82,6 +82,7 @@ DECISIVE_STATUS: Final[dict[tuple[int, int], str]] = {
     (2, 2): "mailboxfull",  # X.2.2 Mailbox full
     (2, 3): "exceedlimit",  # X.2.3 Message length exceeds administrative limit
     (3, 4): "mesgtoobig",  # X.3.4 Message too big for system
+    (4, 7): "expired",  # X.4.7 Delivery time expired
     (7, 13): "suspend",  # X.7.13 User account disabled (RFC 5248)
     (7, 17): "hasmoved",  # X.7.17 Mailbox owner has changed (RFC 7293)
     (7, 18): "hasmoved",  # X.7.18 Domain owner has changed (RFC 7293)
@@ -108,7 +109,9 @@ _TEXT_BEATS_CODE: Final[dict[tuple[int, int], frozenset[str]]] = {
 # even when they come after DATA (Yahoo "554 delivery error: dd This user doesn't have a ...
 # account", Postfix local(8) "<addr>: User unknown", Orange "Invalid recipient").
 _EXPLICIT_UNKNOWN: Final = re.compile(
-    r"doesn'?t have an? \S+ account|invalid recipient|<[^<>@\s]+@[^<>\s]+>:? user unknown", re.I
+    r"doesn'?t have an? \S+ account|invalid recipient|<[^<>@\s]+@[^<>\s]+>:? user unknown"
+    r"|requested action not taken: mailbox unavailable",
+    re.I,
 )
 
 # Reasons that, for a refusal at the greeting or EHLO, are really a block of the client.
