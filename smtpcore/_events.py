@@ -229,6 +229,8 @@ def _check_hostname(value: str) -> None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ehlo(Command):
+    """RFC 5321 §4.1.1.1 EHLO: open an ESMTP session; the reply lists the extensions."""
+
     verb: ClassVar[str] = "EHLO"
     hostname: str
 
@@ -238,6 +240,8 @@ class Ehlo(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Helo(Command):
+    """RFC 5321 §4.1.1.1 HELO: open a plain SMTP session (the fallback when EHLO fails)."""
+
     verb: ClassVar[str] = "HELO"
     hostname: str
 
@@ -267,6 +271,8 @@ class Mail(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rcpt(Command):
+    """RCPT TO (RFC 5321 §4.1.1.3): one recipient; ``Address('Postmaster', '')`` is ``<Postmaster>``."""
+
     verb: ClassVar[str] = "RCPT"
     forward_path: Address
     params: RcptParams = field(default_factory=RcptParams)
@@ -274,6 +280,8 @@ class Rcpt(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Data(Command):
+    """RFC 5321 §4.1.1.4 DATA: after a 354 reply the message follows, ended by CRLF.CRLF."""
+
     verb: ClassVar[str] = "DATA"
 
 
@@ -292,11 +300,15 @@ class Bdat(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rset(Command):
+    """RFC 5321 §4.1.1.5 RSET: abort the mail transaction."""
+
     verb: ClassVar[str] = "RSET"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Vrfy(Command):
+    """RFC 5321 §4.1.1.6 VRFY: ask whether ``argument`` names a user or mailbox."""
+
     verb: ClassVar[str] = "VRFY"
     argument: str
 
@@ -308,6 +320,8 @@ class Vrfy(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Expn(Command):
+    """RFC 5321 §4.1.1.7 EXPN: ask for the members of the mailing list ``argument``."""
+
     verb: ClassVar[str] = "EXPN"
     argument: str
 
@@ -319,6 +333,8 @@ class Expn(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Help(Command):
+    """RFC 5321 §4.1.1.8 HELP, optionally about a topic."""
+
     verb: ClassVar[str] = "HELP"
     argument: str = ""
 
@@ -328,6 +344,8 @@ class Help(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Noop(Command):
+    """RFC 5321 §4.1.1.9 NOOP: nothing, but a 250 reply (the argument is ignored)."""
+
     verb: ClassVar[str] = "NOOP"
     argument: str = ""
 
@@ -337,11 +355,15 @@ class Noop(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Quit(Command):
+    """RFC 5321 §4.1.1.10 QUIT: the server answers 221 and closes the connection."""
+
     verb: ClassVar[str] = "QUIT"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StartTLS(Command):
+    """RFC 3207 STARTTLS: after 220 both sides pause for the TLS handshake."""
+
     verb: ClassVar[str] = "STARTTLS"
 
 

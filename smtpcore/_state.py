@@ -30,6 +30,8 @@ __all__ = [
 
 
 class State(enum.Enum):
+    """Where a session stands; both engines expose it as ``.state``."""
+
     GREETING = "GREETING"  # the server's opening reply is owed / awaited
     HELLO = "HELLO"  # EHLO/HELO/LHLO expected (at start, and after STARTTLS)
     READY = "READY"  # a session, no mail transaction
