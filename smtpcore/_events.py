@@ -271,7 +271,7 @@ class Mail(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rcpt(Command):
-    """RCPT TO (RFC 5321 §4.1.1.3): one recipient; ``Address('Postmaster', '')`` is ``<Postmaster>``."""
+    """RCPT TO (RFC 5321 §4.1.1.3): one recipient (``Address('Postmaster', '')`` for Postmaster)."""
 
     verb: ClassVar[str] = "RCPT"
     forward_path: Address
