@@ -22,10 +22,27 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
         "networkerror",
         (
             r"malformed or unexpected name server reply",
+            r"network error on destination",
             r"host not found, try again",
             r"temporary (dns|name server|name service) (failure|error)",
         ),
         "temporary DNS failures (Postfix 'Host not found, try again', resolver TRY_AGAIN)",
+    ),
+    (
+        "spamdetected",
+        (r"blacklisted url", r"\buribl\b"),
+        "URI block lists (URIBL, SURBL): the content, not the client, is listed",
+    ),
+    (
+        "rejected",
+        (r"address that has been blacklisted",),
+        "sender or recipient address block lists (Exim 'you are sending to/from an address "
+        "that has been blacklisted')",
+    ),
+    (
+        "hostunknown",
+        (r"(?<![@\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)+ does not exist",),
+        "a domain name that 'does not exist' (RFC 3463 X.1.2)",
     ),
     (
         "badreputation",
@@ -305,6 +322,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "requireptr",
         (
+            r"unverifyable sending ip",
             r"ptr resource record",
             r"ip name lookup failed",
             r"mismatches client ip",

@@ -119,7 +119,6 @@ _CONNECTION_REFUSALS: Final = frozenset(
     {
         "rejected",
         "undefined",
-        "requireptr",
         "securityerror",
         "syntaxerror",
         "notaccept",
