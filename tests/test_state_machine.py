@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 
-from hypothesis import HealthCheck, event, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -58,6 +58,7 @@ from smtpcore import (
     Noop,
     Quit,
     Rcpt,
+    RemoteProtocolError,
     Reply,
     Rset,
     ServerConfig,
@@ -397,3 +398,123 @@ SessionMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestSession = SessionMachine.TestCase
+
+
+# --- arbitrary bytes -------------------------------------------------------------------------
+
+_VERBS = [
+    b"EHLO ",
+    b"HELO ",
+    b"LHLO ",
+    b"MAIL FROM:",
+    b"RCPT TO:",
+    b"DATA",
+    b"BDAT ",
+    b"RSET",
+    b"VRFY ",
+    b"EXPN ",
+    b"HELP",
+    b"NOOP",
+    b"QUIT",
+    b"STARTTLS",
+    b"AUTH ",
+    b"*",
+    b"XFOO",
+    b"",
+]
+_LINE = st.one_of(
+    st.tuples(st.sampled_from(_VERBS), st.binary(max_size=30)).map(b"".join),
+    st.binary(max_size=40),
+    st.sampled_from([b"MAIL FROM:<a@b.example>", b"RCPT TO:<c@d.example>", b"BDAT 3 LAST"]),
+)
+_EOL = st.sampled_from([b"\r\n", b"\n", b"\r", b"\r\n", b""])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(_LINE, _EOL), max_size=25),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+def test_server_never_raises_on_arbitrary_bytes(
+    lines: list[tuple[bytes, bytes]], strict: bool, lmtp: bool, eof: bool
+) -> None:
+    """Whatever a client sends, the server turns it into events (InvalidCommand for what it
+    refuses) and never raises: a broken client gets replies, not a crashed server."""
+    caps = Capabilities.build(
+        domain="mx.example",
+        pipelining=True,
+        chunking=True,
+        starttls=True,
+        auth=("PLAIN",),
+        size=1000,
+        dsn=True,
+        smtputf8=True,
+        eightbitmime=True,
+    )
+    server = ServerConnection(
+        capabilities=caps,
+        config=ServerConfig(strict=strict, lmtp=lmtp, limits=Limits(errors=5)),
+        auth_requires_tls=False,
+    )
+    server.send(server.greeting())
+    server.receive_data(b"".join(line + eol for line, eol in lines) or b"\r\n")
+    if eof:
+        server.receive_data(b"")
+    for _ in range(1000):
+        ev = server.next_event()  # never raises
+        if ev is NEED_DATA or isinstance(ev, ConnectionClosed):
+            break
+        if ev is PAUSED:
+            assert server.state in (State.TLS, State.CLOSED), server.state
+            break
+        assert server.next_event() is PAUSED or isinstance(ev, (MessageData, Bdat))
+        if isinstance(ev, (MessageData, Bdat)):
+            continue
+        if isinstance(ev, InvalidCommand):
+            reply = Reply.from_hint(ev.hint)
+        elif isinstance(ev, (EndOfMessage, EndOfChunk)):
+            refusal = server.refusal
+            for _ in range(server.replies_owed - 1):
+                server.send(Reply.of(250, "ok") if refusal is None else Reply.from_hint(refusal))
+            reply = Reply.of(250, "ok") if refusal is None else Reply.from_hint(refusal)
+        elif isinstance(ev, Data):
+            reply = Reply.of(354, "go")
+        elif isinstance(ev, (Auth, AuthResponse)):
+            reply = Reply.of(334, "")
+        elif isinstance(ev, AuthCancel):
+            reply = Reply.of(501, "cancelled")
+        elif isinstance(ev, Quit):
+            reply = Reply.of(221, "bye")
+        elif isinstance(ev, StartTLS):
+            reply = Reply.of(220, "go")
+        elif isinstance(ev, (Ehlo, Lhlo)):
+            reply = server.ehlo_reply()
+        else:
+            reply = Reply.of(250, "ok")
+        server.send(reply)
+    else:  # pragma: no cover - the failure this test is for
+        raise AssertionError("the server never ran out of events")
+    assert server.state is not State.ERROR
+    assert server.errors <= 6  # the error budget (5) ends the session with 421
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.binary(max_size=40), _EOL), max_size=20))
+def test_client_raises_only_remote_protocol_error_on_arbitrary_bytes(
+    lines: list[tuple[bytes, bytes]],
+) -> None:
+    """A broken server makes the client raise RemoteProtocolError (with a reply hint), and
+    nothing else."""
+    client = ClientConnection()
+    client.receive_data(b"".join(line + eol for line, eol in lines))
+    client.receive_data(b"")
+    try:
+        for _ in range(100):
+            ev = client.next_event()
+            if ev is NEED_DATA or isinstance(ev, ConnectionClosed):
+                break
+    except RemoteProtocolError as exc:
+        assert client.state is State.ERROR
+        assert exc.reply_hint is not None
