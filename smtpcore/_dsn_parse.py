@@ -247,7 +247,11 @@ def _complete_from_text(msg: Message, recipients: list[RecipientStatus]) -> list
     command the reply answered only there ("in reply to RCPT TO command", ">>> DATA").
     """
     text = body_text(msg)
-    found = {(r.address or "").lower(): r for r in scan_text_bounce(msg, text) if r.address}
+    scanned = scan_text_bounce(msg, text)
+    found = {(r.address or "").lower(): r for r in scanned if r.address}
+    if len(recipients) == 1 and len(scanned) == 1:
+        # One recipient each side: the notice names it differently (an alias, a program).
+        found[(recipients[0].address or "").lower()] = scanned[0]
     whole_command = smtp_command_in(text) if len(recipients) == 1 else None
     out = []
     for rcpt in recipients:
@@ -267,6 +271,10 @@ def _complete_from_text(msg: Message, recipients: list[RecipientStatus]) -> list
                 reply_code=rcpt.reply_code or hit.reply_code,
                 status=status or hit.status,
             )
+        elif rcpt.reply_code is None and hit is not None and hit.reply_code is not None:
+            # The reply code only in the transcript (Sendmail's "<<< 554 ...").
+            if rcpt.status is None or rcpt.status.klass == hit.reply_code // 100:
+                changes["reply_code"] = hit.reply_code
         if rcpt.smtp_command is None:
             command = hit.smtp_command if hit is not None else None
             changes["smtp_command"] = command or whole_command

@@ -70,8 +70,8 @@ def body_text(msg: Message) -> str:
             markup.append(_html_to_text(part_text(part)))
         elif ctype in ("message/delivery-status", "message/global-delivery-status"):
             continue
-        elif part is msg and not ctype.startswith("message/"):
-            # A single-part notice, or a multipart one whose boundary is missing or wrong.
+        elif (part is msg and not ctype.startswith("message/")) or ctype.startswith("multipart/"):
+            # A single-part notice, or a multipart part whose boundary is missing or wrong.
             plain.append(part_text(part))
     return "\n".join(plain or markup)
 
@@ -124,6 +124,8 @@ def _diag_text(lines: list[str]) -> str:
 def _recipient(address: str, diag: str, temporary: bool, command: str | None) -> RecipientStatus:
     status = EnhancedStatus.search(diag) if diag else None
     reply = reply_code_in(diag) if diag else None
+    if reply is not None and reply < 400:
+        reply = None  # a number in the text, not a negative reply
     if status is not None and reply is not None and reply // 100 != status.klass:
         reply = None
     if status is None and reply is not None and reply >= 400:
@@ -205,7 +207,7 @@ def scan_text_bounce(msg: Message, text: str) -> list[RecipientStatus]:
     for addr, diag_lines in found:
         diag = _diag_text(diag_lines)
         command = smtp_command_in(diag) or commands.get(addr.lower())
-        if not EnhancedStatus.search(diag) and reply_code_in(diag) is None:
+        if not EnhancedStatus.search(diag) and (reply_code_in(diag) or 0) < 400:
             # The reply was not beside the address: use the whole error section.
             diag = (diag + " " + section_diag).strip() if diag else section_diag
         if command is None and len(found) == 1:
