@@ -271,10 +271,14 @@ def _complete_from_text(msg: Message, recipients: list[RecipientStatus]) -> list
                 reply_code=rcpt.reply_code or hit.reply_code,
                 status=status or hit.status,
             )
-        elif rcpt.reply_code is None and hit is not None and hit.reply_code is not None:
+        elif (
+            rcpt.reply_code is None
+            and hit is not None
+            and hit.reply_code is not None
+            and (rcpt.status is None or rcpt.status.klass == hit.reply_code // 100)
+        ):
             # The reply code only in the transcript (Sendmail's "<<< 554 ...").
-            if rcpt.status is None or rcpt.status.klass == hit.reply_code // 100:
-                changes["reply_code"] = hit.reply_code
+            changes["reply_code"] = hit.reply_code
         if rcpt.smtp_command is None:
             command = hit.smtp_command if hit is not None else None
             changes["smtp_command"] = command or whole_command
