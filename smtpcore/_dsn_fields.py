@@ -50,7 +50,7 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
             pass
     if _ISO2022_ESC.search(data):
         candidates.insert(0, "iso-2022-jp")
-    candidates += ["utf-8", "cp1252"]
+    candidates.append("utf-8")
     for name in candidates:
         if name in ("us-ascii", "ascii") and any(b > 0x7F for b in data):
             continue
@@ -58,7 +58,18 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
             return data.decode(name)
         except (UnicodeError, LookupError):
             continue
-    return data.decode("latin-1")
+    # Undeclared 8-bit Japanese (EUC-JP, Shift_JIS) is common in carrier bounces: accept it
+    # only when most of what it decodes to is Japanese script.
+    for name in ("euc-jp", "shift_jis"):
+        try:
+            text = data.decode(name)
+        except UnicodeError:
+            continue
+        wide = [ch for ch in text if ord(ch) > 0x7F]
+        japanese = [ch for ch in wide if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"]
+        if wide and len(japanese) >= 0.8 * len(wide):
+            return text
+    return data.decode("cp1252", errors="replace")
 
 
 def _unsurrogate(text: str) -> str:

@@ -45,6 +45,12 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
         "a domain name that 'does not exist' (RFC 3463 X.1.2)",
     ),
     (
+        "securityerror",
+        (r"turn on smtp authentication",),
+        "RFC 4954 §6 530/535: relaying needs SMTP AUTH (MessageLabs 'Please turn on SMTP "
+        "Authentication in your mail client')",
+    ),
+    (
         "badreputation",
         (r"low reputation",),
         "Gmail 421/550 4.7.0/5.7.1 'very low reputation of the sending IP address'",
@@ -151,6 +157,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "expired",
         (
+            r"再送信を試みましたが",
             r"could not deliver for the last",
             r"aborted after [0-9.]+ (hour|day|minute)",
             r"delivery failed \d+ attempts",
@@ -227,6 +234,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "userunknown",
         (
+            r"and other recipients in the same domain",
             r"recipient address rejected: access denied",
             r"requested action not taken: mailbox unavailable",
             r"\baddress rejected\.?\s*$",
@@ -369,7 +377,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
         "toomanyconn",
         (
             r"frequency limited",
-            r"too many recipients",
+            r"too many recipients(?! this)",
             r"too many (connections|concurrent)",
             r"connection limit",
             r"connection rate",
@@ -489,6 +497,8 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "syntaxerror",
         (
+            r"malformed address",
+            r"incorrectly constructed",
             r"syntax error",
             r"command unrecognized",
             r"unrecognized command",
