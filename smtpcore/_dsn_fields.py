@@ -239,6 +239,18 @@ _REPLY_RE: Final = re.compile(r"(?<![0-9.\-/=])(?<!\w:)([245][0-5][0-9])(?=[ \-:
 _QUOTED_REPLY: Final = re.compile(r"<([245][0-9][0-9])[ -]([245]\.[0-9]{1,3}\.[0-9]{1,3})\b[^<>]*>")
 
 
+# The reply codes SMTP defines: RFC 5321 §4.2.2-4.2.3, RFC 3030 (BDAT), RFC 4954 (AUTH: 235,
+# 334, 432, 454, 500, 530, 534, 535, 538), RFC 7504 (521, 556), RFC 6531 (553), RFC 3463 §2
+# usage (452, 552), RFC 4468 and RFC 4865 (253, 455, 555), RFC 8689 (REQUIRETLS 550).
+# A three-digit number outside this set ("426", "571", "222") is not read as a reply.
+REPLY_CODES: Final = frozenset(
+    {211, 214, 220, 221, 235, 250, 251, 252, 253, 334, 354}
+    | {421, 422, 430, 432, 450, 451, 452, 453, 454, 455, 458, 459}
+    | {500, 501, 502, 503, 504, 521, 523, 524, 525, 530, 534, 535, 538}
+    | {550, 551, 552, 553, 554, 555, 556, 557}
+)
+
+
 def reply_code_in(text: str) -> int | None:
     """The first RFC 5321 §4.2 reply code that stands as a word in ``text``, or None.
 
@@ -253,7 +265,8 @@ def reply_code_in(text: str) -> int | None:
         before = text[max(0, start - 1) : start]
         if before and before not in " \t\"'([<;:=#\n":
             continue
-        return int(m[1])
+        if int(m[1]) in REPLY_CODES:
+            return int(m[1])
     return None
 
 

@@ -121,9 +121,11 @@ FAMILIES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             rf"(?:error delivering your mail to|could not be delivered to|your message to"
             rf"|deliver(?:y|ed)?(?: of)?(?: your| the)?(?: message| mail)? to|failed recipient:?"
             rf"|recipient(?: address)?:|addressed to|\bto:|rcpt to:?|undeliverable to"
-            rf"|returned permanent errors:|attempts?:)\s*{_A}",
+            rf"|returned permanent errors:|attempts?:|rejected recipient)\s*{_A}",
             # "addr [User unknown]" (Mail2000 and other Asian gateways)
             rf"^\s*{_A}\s*\[(?P<diag>[^\]]+)\]\s*$",
+            # "addr <reason>, <code> ..." on one line (Zoho, many appliances)
+            rf"^\s*{_A}\s+(?P<diag>\S.*\b[45][0-9][0-9]\b.*)$",
             # "* addr" bullet lists
             rf"^\s*[*\-]\s+{_A}\s*$",
         ),
@@ -191,7 +193,7 @@ COMMANDS: Final = (
     (
         r"in reply to rcpt to command|after (pipelined )?rcpt( to)?\b|>>> rcpt to\b"
         r"|did not like our rcpt to|rcpt to response|smtp command:? rcpt"
-        r"|does not like recipient|smtp:rcpt|\[rcpt_to\]",
+        r"|does not like recipient|smtp:rcpt|\[rcpt_to\]|following rcpt command",
         "RCPT",
     ),
     (
