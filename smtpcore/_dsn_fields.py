@@ -281,14 +281,15 @@ def parse_date(value: str | None) -> datetime | None:
 
 
 def specific_status(
-    raw: str | None, diag_text: str | None
+    raw: str | None, diag_text: str | None, action: str | None = None
 ) -> tuple[EnhancedStatus | None, str | None]:
     """The status to report: the remote server's own code when the reply quotes one.
 
     Many MTAs write a generic ``Status: 5.0.0`` (or their own ``4.4.7`` time-out) while the
     Diagnostic-Code quotes the remote reply, ``550 5.1.1 ...``, whose code says what actually
     happened. A code of the same class found in the reply wins (the first that is more than
-    ``X.Y.0`` when the field is ``X.Y.0``); the field is kept as the raw status.
+    ``X.Y.0`` when the field is ``X.Y.0``), and so does a code of the class the action
+    implies when the field's class contradicts the action; the field is kept as the raw status.
     Returns (status, raw status).
     """
     status = EnhancedStatus.search(raw) if raw else None
@@ -307,6 +308,12 @@ def specific_status(
         return (codes[0] if codes else None), raw
     same_class = [c for c in codes if c.klass == status.klass]
     if not same_class:
+        # The field disagrees with the action (RFC 3464 §2.3.3 "failed" is permanent,
+        # "delayed" transient) while the reply agrees with it: the reply is right.
+        wanted = {"failed": 5, "delayed": 4}.get(action or "")
+        agreeing = [c for c in codes if c.klass == wanted]
+        if wanted is not None and status.klass != wanted and agreeing:
+            return agreeing[0], raw
         return status, raw
     if status.detail == 0:
         detailed = [c for c in same_class if c != status and c.detail != 0]

@@ -62,6 +62,8 @@ _ACTIONS: Final = {
     "failed": "failed",
     "failure": "failed",
     "error": "failed",  # non-standard, written by OpenSMTPD and others
+    "undeliverable": "failed",  # Postfix address verification reports (sendmail -bv)
+    "deliverable": "delivered",
     "delayed": "delayed",
     "delivered": "delivered",
     "relayed": "relayed",
@@ -210,12 +212,12 @@ def _recipient(group: list[tuple[str, str]]) -> RecipientStatus:
         else:
             extra.append((name, _clean(value)))
     diag = diagnostic(fields["diagnostic-code"]) if fields.get("diagnostic-code") else None
-    status, raw_status = specific_status(fields.get("status"), diag.text if diag else None)
     raw_action = fields.get("action")
     action = None
     if raw_action:
         word = raw_action.split()[0].lower().strip(";,.") if raw_action.split() else ""
         action = _ACTIONS.get(word, word or None)
+    status, raw_status = specific_status(fields.get("status"), diag.text if diag else None, action)
     reply = reply_code_in(diag.text) if diag and diag.type in (None, "smtp", "x-unix") else None
     if reply is None and diag is not None:
         reply = reply_code_in(diag.text)
@@ -265,7 +267,7 @@ def _complete_from_text(msg: Message, recipients: list[RecipientStatus]) -> list
             and hit is not None
             and hit.diagnostic_code is not None
         ):
-            status, _ = specific_status(rcpt.raw_status, hit.diagnostic_code.text)
+            status, _ = specific_status(rcpt.raw_status, hit.diagnostic_code.text, rcpt.action)
             changes.update(
                 diagnostic_code=hit.diagnostic_code,
                 reply_code=rcpt.reply_code or hit.reply_code,
