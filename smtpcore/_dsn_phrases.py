@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["TEXT_RULES"]
+__all__ = ["TEXT_RULES", "WEAK_TEXT_RULES"]
 
 # (reason, pattern, source). Patterns are matched case-insensitively against the diagnostic
 # text with white space collapsed. Ordered: the first that matches decides.
@@ -159,6 +159,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
         (
             r"再送信を試みましたが",
             r"could not deliver for the last",
+            r"did not accept our requests to connect",
             r"aborted after [0-9.]+ (hour|day|minute)",
             r"delivery failed \d+ attempts",
             r"(delivery|retry) time (expired|exceeded)",
@@ -603,6 +604,11 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
         ),
         "RFC 3463 X.3.0/X.3.5; RFC 5321 451 'local error in processing'",
     ),
+]
+
+# Said by every notice that gave up, whatever the cause: used only when neither a cause in
+# the text nor the status code decided.
+WEAK_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "expired",
         (
@@ -615,7 +621,6 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"will be retried for",
             r"will keep trying",
             r"still undelivered after",
-            r"did not accept our requests to connect",
             r"connection timed out",
             r"operation timed out",
         ),
@@ -628,4 +633,8 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
 TEXT_RULES: Final = tuple(
     (reason, re.compile("|".join(phrases), re.I), source)
     for reason, phrases, source in TEXT_PHRASES
+)
+WEAK_TEXT_RULES: Final = tuple(
+    (reason, re.compile("|".join(phrases), re.I), source)
+    for reason, phrases, source in WEAK_PHRASES
 )

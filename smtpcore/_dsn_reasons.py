@@ -7,8 +7,10 @@ The rules are data, tried in this order:
    names where the phrase comes from. Text comes first because the code is often vaguer than
    the words (``550 5.1.1 Mailbox full`` is not an unknown user; p5-sisimai#236).
 2. ``STATUS_RULES``: RFC 3463 §3 meanings of the enhanced status code (and RFC 5248 /
-   RFC 7372 / RFC 7505 registrations).
-3. ``REPLY_RULES``: RFC 5321 §4.2.3 meanings of the reply code.
+   RFC 7372 / RFC 7505 registrations); the most telling of them (``DECISIVE_STATUS``) come
+   before the text.
+3. ``WEAK_TEXT_RULES``: "gave up retrying" wording that names no cause.
+4. ``REPLY_RULES``: RFC 5321 §4.2.3 meanings of the reply code.
 
 Hard bounces (Sisimai 5's rule): ``userunknown``, ``hostunknown``, ``hasmoved``, and
 ``notaccept`` when permanent (a null MX, RFC 7505 §4).
@@ -19,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from ._dsn_phrases import TEXT_RULES
+from ._dsn_phrases import TEXT_RULES, WEAK_TEXT_RULES
 from ._dsn_types import Classification, RecipientStatus
 
 __all__ = ["REASONS", "STATUS_RULES", "TEXT_RULES", "classify_recipient", "is_hard"]
@@ -195,8 +197,10 @@ def _collapse(text: str) -> str:
     return f"{head} {_CONTINUATION.sub('', rest)}".strip()
 
 
-def _first_text_rule(text: str) -> tuple[str, str] | None:
-    for reason, pattern, source in TEXT_RULES:
+def _first_text_rule(
+    text: str, rules: tuple[tuple[str, re.Pattern[str], str], ...] = TEXT_RULES
+) -> tuple[str, str] | None:
+    for reason, pattern, source in rules:
         if pattern.search(text):
             return reason, source
     return None
@@ -232,8 +236,14 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
         reason, source = decisive, f"status: RFC 3463 X.{key[0]}.{key[1]}"  # type: ignore[index]
     elif by_text is not None:
         reason, source = by_text[0], f"text: {by_text[1]}"
+    elif recipient.smtp_command in ("CONN", "EHLO"):
+        # Refused before any envelope was sent, for no stated cause: the client (its IP) is
+        # not welcome (RFC 5321 §3.1 "554 No SMTP service here", §4.3.2 greeting replies).
+        reason, source = "blocked", "refused at connection"
     elif key is not None and key in STATUS_RULES:
         reason, source = STATUS_RULES[key], f"status: RFC 3463 X.{key[0]}.{key[1]}"
+    elif text and (weak := _first_text_rule(text, WEAK_TEXT_RULES)) is not None:
+        reason, source = weak[0], f"text: {weak[1]}"
     elif reply is not None and reply in REPLY_RULES:
         reason, source = REPLY_RULES[reply], f"reply: RFC 5321 §4.2.3 {reply}"
     else:
