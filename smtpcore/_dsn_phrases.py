@@ -529,6 +529,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "filtered",
         (
+            r"refused due to recipient preferences",
             r"filtered",
             r"refused by (the )?recipient",
             r"not authorized to receive",

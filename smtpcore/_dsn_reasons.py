@@ -105,6 +105,7 @@ _TEXT_BEATS_STATUS: Final = frozenset({"mailboxfull", "mailererror", "speeding"}
 # recipient with X.1.10 "RecipientNotFound", which RFC 7505 registered for null MX).
 _TEXT_BEATS_CODE: Final[dict[tuple[int, int], frozenset[str]]] = {
     (1, 10): frozenset({"userunknown"}),
+    (1, 1): frozenset({"filtered"}),  # "5.1.1 ... Refused due to recipient preferences"
 }
 
 # Replies that name the recipient as unknown in so many words: not a content filter's excuse
@@ -197,6 +198,33 @@ def _collapse(text: str) -> str:
     return f"{head} {_CONTINUATION.sub('', rest)}".strip()
 
 
+# sysexits.h exit statuses of a local delivery program, as an X-Unix Diagnostic-Code carries
+# them (RFC 3464 §2.3.6): the ones that name a cause; any other status is the program failing.
+SYSEXITS: Final[dict[int, str]] = {
+    67: "userunknown",  # EX_NOUSER: addressee unknown
+    68: "hostunknown",  # EX_NOHOST: host name unknown
+    69: "systemerror",  # EX_UNAVAILABLE: service unavailable
+    71: "systemerror",  # EX_OSERR: system error
+    72: "systemerror",  # EX_OSFILE: critical OS file missing
+    73: "systemerror",  # EX_CANTCREAT: can't create (user) output file
+    74: "systemerror",  # EX_IOERR: input/output error
+    75: "systemerror",  # EX_TEMPFAIL: temporary failure
+    77: "systemerror",  # EX_NOPERM: permission denied
+    78: "systemerror",  # EX_CONFIG: configuration error
+}
+
+
+def _local_mailer(text: str, by_text: tuple[str, str] | None) -> tuple[str, str]:
+    """RFC 3464 §2.3.6: an X-Unix diagnostic is what a local delivery program said."""
+    status = text.strip()
+    if status.isdigit():
+        reason = SYSEXITS.get(int(status), "mailererror")
+        return reason, f"RFC 3464 §2.3.6 X-Unix exit status {status} (sysexits.h)"
+    if by_text is not None:
+        return by_text
+    return "mailererror", "RFC 3464 §2.3.6 X-Unix diagnostic: a mailer program failed"
+
+
 def _first_text_rule(
     text: str, rules: tuple[tuple[str, re.Pattern[str], str], ...] = TEXT_RULES
 ) -> tuple[str, str] | None:
@@ -228,8 +256,7 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
     source = ""
     by_text = _first_text_rule(text) if text else None
     if recipient.diagnostic_code is not None and recipient.diagnostic_code.type == "x-unix":
-        # RFC 3464 §2.3.6: an X-Unix diagnostic is a local mailer program's exit status.
-        by_text = ("mailererror", "RFC 3464 §2.3.6 X-Unix diagnostic: a mailer program failed")
+        by_text = _local_mailer(text, by_text)
     decisive = DECISIVE_STATUS.get(key) if key is not None else None
     beats = _TEXT_BEATS_STATUS | _TEXT_BEATS_CODE.get(key, frozenset()) if key else frozenset()
     if decisive is not None and (by_text is None or by_text[0] not in beats):
