@@ -47,7 +47,10 @@ FAMILIES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     },
     # Sendmail / V5 sendmail: transcript of session, "<addr>... User unknown".
     "sendmail": {
-        "start": (r"^\s*-+ ?transcript of session follows ?-+",),
+        "start": (
+            r"^\s*-+ ?the following addresses? had",
+            r"^\s*-+ ?transcript of session follows ?-+",
+        ),
         "end": (
             r"^\s*-+ ?(unsent|original) message follows ?-+",
             r"^\s*-+ ?(unsent message|message header)s? follows? ?-+",
@@ -56,6 +59,7 @@ FAMILIES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             rf"^\s*<(?P<addr>{ADDRESS})>\.\.\.\s*(?P<diag>.*)$",
             rf"^\s*(?P<addr>{ADDRESS})\.\.\.\s*(?P<diag>.*)$",
             rf"^\s*\d{{3}}[ -](?:\d\.\d+\.\d+ )?<(?P<addr>{ADDRESS})>\.\.\.\s*(?P<diag>.*)$",
+            rf"^\s*\(expanded from:? <?(?P<addr>{ADDRESS})>?\)\s*$",
         ),
         "skip": (r"^\s*-+ ?the following address", r"^\s*\.\.\. while talking to"),
     },
