@@ -172,10 +172,11 @@ class ClientConnection(ConnectionBase):
             raise LocalProtocolError(f"the server does not offer AUTH {cmd.mechanism}")
 
     def _expect(self, step: str, cmd: Command | None) -> None:
-        replies = (
-            max(1, self.accepted_recipients) if step in (".", "BDAT LAST") and self.lmtp else 1
-        )
-        self._pending.append(_Pending(step, cmd, replies))
+        # LMTP (RFC 2033 §4.2): one reply per accepted recipient after the end of the data.
+        # BDAT LAST may be pipelined behind RCPTs still unanswered (RFC 3030 §4.2), so the
+        # count (0 here) is fixed when the first of those replies arrives.
+        lmtp_end = step in (".", "BDAT LAST") and self.lmtp
+        self._pending.append(_Pending(step, cmd, 0 if lmtp_end else 1))
         if step in {".", "BDAT LAST"}:
             self._sent_state = State.READY
         else:
@@ -242,6 +243,8 @@ class ClientConnection(ConnectionBase):
             new = State.DATA  # the server waits for data now, whatever we thought of it
         positive = code < 400
         if pending is not None:
+            if pending.replies == 0:  # an LMTP end of data: every RCPT has been answered now
+                pending = pending._replace(replies=max(1, self.accepted_recipients))
             if pending.replies > 1:
                 self._pending[0] = pending._replace(replies=pending.replies - 1)
             else:
