@@ -212,13 +212,29 @@ class SessionMachine(RuleBasedStateMachine):
         self.server.receive_data(wire)
 
     @precondition(lambda self: self.client.state not in (State.CLOSED, State.TLS))
-    @rule(n=st.integers(1, 4), answer=st.booleans(), data=st.data())
+    @rule(n=st.integers(1, 6), answer=st.booleans(), data=st.data())
     def client_goes_on(self, n: int, answer: bool, data: st.DataObject) -> None:
         """The next command of a plain session, ``n`` of them when pipelining allows, and
         maybe the server's answers at once."""
         self._next_commands(n, data)
         if answer:
             self.server_answers(data)
+
+    @precondition(lambda self: self.client.state is State.READY and not self.client.pending)
+    @rule(recipients=st.integers(1, 3), by_chunk=st.booleans(), data=st.data())
+    def client_pipelines_a_transaction(
+        self, recipients: int, by_chunk: bool, data: st.DataObject
+    ) -> None:
+        """RFC 2920 §3.2: MAIL, the RCPTs and DATA (or BDAT LAST, RFC 3030 §4.2) in one group,
+        then the server's answers."""
+        self.client_sends(Mail(reverse_path=A("alice@client.example")))
+        for i in range(recipients):
+            self.client_sends(Rcpt(forward_path=A(f"r{i}@mx.example")))
+        if by_chunk:
+            self.client_sends_chunk(b"hello\r\n", True)
+        else:
+            self.client_sends(Data())
+        self.server_answers(data)
 
     def _next_commands(self, n: int, data: st.DataObject) -> None:
         hello = Lhlo if self.client.lmtp else Ehlo
@@ -230,7 +246,13 @@ class SessionMachine(RuleBasedStateMachine):
                 StartTLS(),
             ],
             State.MAIL: [Rcpt(forward_path=A("bob@mx.example"))],
-            State.RCPT: [Rcpt(forward_path=A("carol@mx.example")), Data(), "message", "chunk"],
+            State.RCPT: [
+                Rcpt(forward_path=A("carol@mx.example")),
+                Rcpt(forward_path=A("dave@mx.example")),
+                Data(),
+                "message",
+                "chunk",
+            ],
             State.BDAT: ["chunk"],
             State.DATA: ["message"],
             State.AUTH: [AuthResponse(data=b"\0user\0pass"), AuthCancel()],
