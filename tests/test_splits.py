@@ -20,6 +20,7 @@ from smtpcore import (
     Address,
     Auth,
     AuthResponse,
+    Bdat,
     Capabilities,
     ClientConfig,
     ClientConnection,
@@ -301,6 +302,35 @@ def test_lmtp_replies_after_data_at_every_split() -> None:
     wire = b"250 2.0.0 delivered to a\r\n452-4.2.2 b is\r\n452 4.2.2 over quota\r\n"
     replies = assert_split_invariant(feed_all_splits(make, wire))
     assert [r.code for r in replies] == [250, 452]  # type: ignore[attr-defined]
+
+
+def test_lmtp_bdat_last_pipelined_behind_rcpts_at_every_split() -> None:
+    """RFC 2033 §4.2 with RFC 3030 §4.2: BDAT LAST sent before the RCPT replies came; the
+    client must still expect one reply per recipient accepted."""
+
+    def make() -> ClientConnection:
+        client = client_after(lmtp=True)
+        for event in [
+            Mail(reverse_path=None),
+            Rcpt(forward_path=Address.parse("a@mx.example")),
+            Rcpt(forward_path=Address.parse("b@mx.example")),
+            Rcpt(forward_path=Address.parse("c@mx.example")),
+            Bdat(size=3, last=True),
+            MessageData(data=b"abc"),
+        ]:
+            client.send(event)
+        return client
+
+    wire = b"250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n250 to a\r\n452 c is full\r\n"
+    replies = assert_split_invariant(feed_all_splits(make, wire))
+    assert [(r.code, r.command) for r in replies] == [  # type: ignore[attr-defined]
+        (250, "MAIL"),
+        (250, "RCPT"),
+        (550, "RCPT"),
+        (250, "RCPT"),
+        (250, "BDAT LAST"),
+        (452, "BDAT LAST"),
+    ]
 
 
 def test_injected_reply_behind_starttls_220_is_refused_at_every_split() -> None:
