@@ -23,6 +23,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
         (
             r"malformed or unexpected name server reply",
             r"network error on destination",
+            r"host name lookup failure",
             r"host not found, try again",
             r"temporary (dns|name server|name service) (failure|error)",
         ),
@@ -293,6 +294,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "blocked",
         (
+            r"connection refused",
             r"invalid ip for sending",
             r"not accepting connections",
             r"messages from [0-9.]+ weren'?t sent",
@@ -510,14 +512,14 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "networkerror",
         (
-            r"connection (refused|reset|lost|closed)",
+            r"connection (reset|lost|closed)",
             r"network (is )?unreachable",
             r"no route to host",
             r"timed out while",
             r"lost connection",
             r"couldn'?t connect",
             r"could not connect",
-            r"unable to connect",
+            r"unable to connect(?! successfully)",
             r"mail loop",
             r"loops back",
             r"too many hops",

@@ -106,6 +106,8 @@ _TEXT_BEATS_STATUS: Final = frozenset({"mailboxfull", "mailererror", "speeding"}
 _TEXT_BEATS_CODE: Final[dict[tuple[int, int], frozenset[str]]] = {
     (1, 10): frozenset({"userunknown"}),
     (1, 1): frozenset({"filtered"}),  # "5.1.1 ... Refused due to recipient preferences"
+    # Sendmail's 4.4.7 "could not be delivered for 8 hours" names the cause before it.
+    (4, 7): frozenset({"blocked", "networkerror"}),
 }
 
 # Replies that name the recipient as unknown in so many words: not a content filter's excuse
