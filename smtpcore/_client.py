@@ -26,6 +26,7 @@ from ._events import (
     Bdat,
     Command,
     ConnectionClosed,
+    Data,
     Ehlo,
     EndOfMessage,
     Event,
@@ -67,6 +68,7 @@ class ClientConnection(ConnectionBase):
         self._pending: deque[_Pending] = deque()
         self._sent_state = State.GREETING  # the state if every pending command succeeds
         self._smtputf8 = False
+        self._binarymime = False
         self._encoder: DataEncoder | None = None
         self._chunk_left = 0
         self._chunk_cmd: Bdat | None = None
@@ -114,6 +116,7 @@ class ClientConnection(ConnectionBase):
         out = format_command(event, utf8=self._smtputf8 and isinstance(event, Rcpt))
         if isinstance(event, Mail):
             self._smtputf8 = event.params.smtputf8
+            self._binarymime = event.params.body == "BINARYMIME"
         self._expect(step, event)
         if isinstance(event, Bdat):
             self._chunk_left = event.size
@@ -162,6 +165,8 @@ class ClientConnection(ConnectionBase):
                     raise LocalProtocolError(f"the server did not advertise {key} (RCPT)")
             if cmd.forward_path.needs_smtputf8 and not self._smtputf8:
                 raise LocalProtocolError("a non-ASCII recipient needs MAIL ... SMTPUTF8")
+        if isinstance(cmd, Data) and self._binarymime:
+            raise LocalProtocolError("BODY=BINARYMIME is sent with BDAT, never DATA (RFC 3030 §3)")
         if isinstance(cmd, Bdat) and not caps.chunking:
             raise LocalProtocolError("the server did not advertise CHUNKING (RFC 3030)")
         if (
@@ -271,7 +276,7 @@ class ClientConnection(ConnectionBase):
             # STARTTLS", 2021): nothing may follow the 220 before the handshake.
             raise LocalProtocolError("the server sent data behind its 220 to STARTTLS")
         if step == "MAIL" and not positive:
-            self._smtputf8 = False
+            self._smtputf8 = self._binarymime = False
         self._state = new
         if not self._pending:
             self._sent_state = new
@@ -282,7 +287,7 @@ class ClientConnection(ConnectionBase):
 
     def _reset_transaction(self) -> None:
         self.accepted_recipients = 0
-        self._smtputf8 = False
+        self._smtputf8 = self._binarymime = False
 
     def tls_established(self) -> None:
         """Call after the TLS handshake that followed a 220 to STARTTLS: the session starts
