@@ -439,3 +439,31 @@ def test_end_of_data_and_chunk_events_are_what_the_server_yields() -> None:
     assert pair.server.next_event() is PAUSED
     drained: Callable[[], object] = pair.client.next_event
     assert drained() is NEED_DATA
+
+
+def test_binarymime_transaction_refuses_data_on_both_sides() -> None:
+    # RFC 3030 §3: a BODY=BINARYMIME message goes by BDAT; DATA gets 503 5.5.1
+    from smtpcore import MailParams
+
+    caps = Capabilities.build(
+        domain="mx.example", pipelining=True, chunking=True, binarymime=True, eightbitmime=True
+    )
+    for use_data in (True, False):
+        server = ServerConnection(capabilities=caps)
+        pair = ConnectionPair(ClientConnection(), server)
+        answer(pair, server.greeting())
+        pair.client_send(Ehlo(hostname="c.example"))
+        answer(pair, server.ehlo_reply())
+        pair.client_send(Mail(reverse_path=None, params=MailParams(body="BINARYMIME")))
+        answer(pair, Reply.of(250, "ok"))
+        pair.client_send(Rcpt(forward_path=Address.parse("b@mx.example")))
+        answer(pair, Reply.of(250, "ok"))
+        if use_data:
+            with pytest.raises(LocalProtocolError, match="BINARYMIME"):
+                pair.client.send(Data())
+            server.receive_data(b"DATA\r\n")
+            [ev] = drain(server)
+            assert isinstance(ev, InvalidCommand) and ev.hint.code == 503
+        else:
+            events = pair.client_send(Bdat(size=3, last=True), MessageData(data=b"\0\r\x80"))
+            assert isinstance(events[-1], EndOfMessage) and not events[-1].bare_line_endings
