@@ -36,7 +36,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     ),
     (
         "rejected",
-        (r"address that has been blacklisted",),
+        (r"address that has been blacklisted", r"from:? domain is invalid"),
         "sender or recipient address block lists (Exim 'you are sending to/from an address "
         "that has been blacklisted')",
     ),

@@ -115,7 +115,7 @@ _TEXT_BEATS_CODE: Final[dict[tuple[int, int], frozenset[str]]] = {
 # account", Postfix local(8) "<addr>: User unknown", Orange "Invalid recipient").
 _EXPLICIT_UNKNOWN: Final = re.compile(
     r"doesn'?t have an? \S+ account|invalid recipient|<[^<>@\s]+@[^<>\s]+>:? user unknown"
-    r"|requested action not taken: mailbox unavailable",
+    r"|requested action not taken: mailbox unavailable|mail\.local: unknown user",
     re.I,
 )
 
@@ -166,7 +166,7 @@ STATUS_RULES: Final[dict[tuple[int, int], str]] = {
     (7, 6): "securityerror",  # X.7.6 Cryptographic algorithm not supported
     (7, 7): "securityerror",  # X.7.7 Message integrity failure
     (7, 8): "securityerror",  # X.7.8 Authentication credentials invalid (RFC 4954)
-    (7, 9): "policyviolation",  # X.7.9 Authentication mechanism is too weak (RFC 4954)
+    (7, 9): "securityerror",  # X.7.9 Authentication mechanism is too weak (RFC 4954)
     (7, 10): "securityerror",  # X.7.10 Encryption needed (RFC 5248)
     (7, 28): "toomanyconn",  # X.7.28 Mail flood detected
 }
