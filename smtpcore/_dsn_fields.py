@@ -251,13 +251,15 @@ REPLY_CODES: Final = frozenset(
 )
 
 
-def reply_code_in(text: str) -> int | None:
+def reply_code_in(text: str, klass: int | None = None) -> int | None:
     """The first RFC 5321 §4.2 reply code that stands as a word in ``text``, or None.
 
-    A reply quoted in angle brackets after a relay's own verdict is preferred.
+    A reply quoted in angle brackets after a relay's own verdict is preferred. With ``klass``
+    (the status class, 2, 4 or 5), only a code of that class is taken: a "220-" greeting
+    banner quoted before the "421" that refused is not the answer.
     """
     quoted = _QUOTED_REPLY.search(text)
-    if quoted is not None:
+    if quoted is not None and (klass is None or int(quoted[1]) // 100 == klass):
         return int(quoted[1])
     for m in _REPLY_RE.finditer(text):
         start = m.start()
@@ -265,8 +267,9 @@ def reply_code_in(text: str) -> int | None:
         before = text[max(0, start - 1) : start]
         if before and before not in " \t\"'([<;:=#\n":
             continue
-        if int(m[1]) in REPLY_CODES:
-            return int(m[1])
+        code = int(m[1])
+        if code in REPLY_CODES and (klass is None or code // 100 == klass):
+            return code
     return None
 
 

@@ -218,11 +218,8 @@ def _recipient(group: list[tuple[str, str]]) -> RecipientStatus:
         word = raw_action.split()[0].lower().strip(";,.") if raw_action.split() else ""
         action = _ACTIONS.get(word, word or None)
     status, raw_status = specific_status(fields.get("status"), diag.text if diag else None, action)
-    reply = reply_code_in(diag.text) if diag and diag.type in (None, "smtp", "x-unix") else None
-    if reply is None and diag is not None:
-        reply = reply_code_in(diag.text)
-    if reply is not None and status is not None and reply // 100 != status.klass:
-        reply = None
+    klass = None if status is None else status.klass
+    reply = reply_code_in(diag.text, klass) if diag is not None else None
     return RecipientStatus(
         final_recipient=typed_address(fields.get("final-recipient", "")),
         original_recipient=typed_address(fields.get("original-recipient", "")),

@@ -123,11 +123,9 @@ def _diag_text(lines: list[str]) -> str:
 
 def _recipient(address: str, diag: str, temporary: bool, command: str | None) -> RecipientStatus:
     status = EnhancedStatus.search(diag) if diag else None
-    reply = reply_code_in(diag) if diag else None
+    reply = reply_code_in(diag, None if status is None else status.klass) if diag else None
     if reply is not None and reply < 400:
         reply = None  # a number in the text, not a negative reply
-    if status is not None and reply is not None and reply // 100 != status.klass:
-        reply = None
     if status is None and reply is not None and reply >= 400:
         # No enhanced code given: the reply's class, with nothing more specific (RFC 3463 §3.1).
         status = EnhancedStatus(reply // 100, 0, 0)
