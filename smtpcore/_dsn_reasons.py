@@ -287,6 +287,12 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
     if transient and reason == "hostunknown":
         # A temporary DNS failure (SERVFAIL, timeout) is not a missing domain.
         reason, source = "networkerror", f"{source}; transient"
+    if recipient.action == "delayed" and (
+        source.startswith("reply:") or (key == (4, 0) and source.startswith("status:"))
+    ):
+        # A delay notice naming no cause beyond a generic code: still queued, it will
+        # expire (RFC 3464 §2.3.3 "delayed").
+        reason, source = "expired", f"{source}; delayed without a stated cause"
     if transient and recipient.action == "failed" and key in ((4, 1),):
         # X.4.1 in a final failure: the host never answered until retries gave up.
         reason, source = "expired", "X.4.1 in a failed report: retries gave up"
