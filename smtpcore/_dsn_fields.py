@@ -283,6 +283,27 @@ def parse_date(value: str | None) -> datetime | None:
         return None
 
 
+_STATUS_RE: Final = re.compile(r"(?<![0-9.])([245])\.([0-9]{1,3})\.([0-9]{1,3})(?![0-9]|\.[0-9])")
+
+
+def status_codes(text: str) -> list[EnhancedStatus]:
+    """The enhanced status codes standing as words in ``text``, in order.
+
+    Only RFC 3463 §3's subjects 0 to 7 count: "Apple Mail (2.753.1)" is a version number.
+    """
+    return [
+        EnhancedStatus(int(m[1]), int(m[2]), int(m[3]))
+        for m in _STATUS_RE.finditer(text)
+        if int(m[2]) <= 7
+    ]
+
+
+def find_status(text: str) -> EnhancedStatus | None:
+    """The first enhanced status code in ``text`` (see :func:`status_codes`), or None."""
+    codes = status_codes(text)
+    return codes[0] if codes else None
+
+
 def specific_status(
     raw: str | None, diag_text: str | None, action: str | None = None
 ) -> tuple[EnhancedStatus | None, str | None]:
@@ -295,18 +316,13 @@ def specific_status(
     implies when the field's class contradicts the action; the field is kept as the raw status.
     Returns (status, raw status).
     """
-    status = EnhancedStatus.search(raw) if raw else None
+    status = find_status(raw) if raw else None
     if not diag_text:
         return status, raw
     quoted = _QUOTED_REPLY.search(diag_text)
     if quoted is not None:
         return EnhancedStatus.parse(quoted[2]), raw
-    codes = [
-        EnhancedStatus.parse(m[0])
-        for m in re.finditer(
-            r"(?<![0-9.])[245]\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9]|\.[0-9])", diag_text
-        )
-    ]
+    codes = status_codes(diag_text)
     if status is None:
         return (codes[0] if codes else None), raw
     same_class = [c for c in codes if c.klass == status.klass]

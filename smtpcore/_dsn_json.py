@@ -12,9 +12,8 @@ import json
 import re
 from typing import Any
 
-from ._dsn_fields import diagnostic, reply_code_in, specific_status, typed_address
+from ._dsn_fields import diagnostic, find_status, reply_code_in, specific_status, typed_address
 from ._dsn_types import RecipientStatus, Report, TypedAddress
-from ._status import EnhancedStatus
 
 __all__ = ["ses_report"]
 
@@ -102,7 +101,7 @@ def ses_report(text: str) -> Report | None:
                 RecipientStatus(
                     final_recipient=_address(r),
                     action="delivered",
-                    status=EnhancedStatus.search(response),
+                    status=find_status(response),
                     reply_code=reply_code_in(response),
                     diagnostic_code=diagnostic(f"smtp; {response}") if response else None,
                 )

@@ -13,7 +13,14 @@ from email.message import Message
 from email.parser import HeaderParser
 from typing import Final
 
-from ._dsn_fields import decode_header_value, iter_parts, part_text, raw_header, reply_code_in
+from ._dsn_fields import (
+    decode_header_value,
+    find_status,
+    iter_parts,
+    part_text,
+    raw_header,
+    reply_code_in,
+)
 from ._dsn_formats import (
     ADDRESS,
     BOUNCE_SENDERS,
@@ -122,7 +129,7 @@ def _diag_text(lines: list[str]) -> str:
 
 
 def _recipient(address: str, diag: str, temporary: bool, command: str | None) -> RecipientStatus:
-    status = EnhancedStatus.search(diag) if diag else None
+    status = find_status(diag) if diag else None
     reply = reply_code_in(diag, None if status is None else status.klass) if diag else None
     if reply is not None and reply < 400:
         reply = None  # a number in the text, not a negative reply
@@ -205,7 +212,7 @@ def scan_text_bounce(msg: Message, text: str) -> list[RecipientStatus]:
     for addr, diag_lines in found:
         diag = _diag_text(diag_lines)
         command = smtp_command_in(diag) or commands.get(addr.lower())
-        if not EnhancedStatus.search(diag) and (reply_code_in(diag) or 0) < 400:
+        if not find_status(diag) and (reply_code_in(diag) or 0) < 400:
             # The reply was not beside the address: use the whole error section.
             diag = (diag + " " + section_diag).strip() if diag else section_diag
         if command is None and len(found) == 1:
