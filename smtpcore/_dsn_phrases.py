@@ -191,6 +191,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "norelaying",
         (
+            r"email address is not verified",
             r"not configured to relay",
             r"relay(ing)? (access )?(denied|not permitted|prohibited|not allowed)",
             r"unable to relay",
@@ -208,6 +209,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "hostunknown",
         (
+            r"domain may not exist",
             r"domain is not reachable",
             r"host [^ ]+ not found",
             r"dns lookup failure",
@@ -434,6 +436,8 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "policyviolation",
         (
+            r"header error",
+            r"host network not allowed",
             r"content presents a potential",
             r"policy",
             r"not allowed by",
@@ -464,6 +468,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "rejected",
         (
+            r"'send mail as'",
             r"unroutable sender",
             r"from:? domain is invalid",
             r"sender was rejected",
