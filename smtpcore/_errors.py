@@ -17,7 +17,7 @@ As in h11 and urllib3, some errors are also builtin ones (``ValueError``, ``Time
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._status import PARAM_SYNTAX, StatusHint
 
@@ -86,6 +86,9 @@ class RemoteProtocolError(ProtocolError):
 
 class ReplyError(SMTPCoreError):
     """A negative reply, raised by the adapters' convenience methods. ``reply`` is the Reply."""
+
+    #: The per-recipient SendResult, when the error ends a send_message call.
+    result: Any = None
 
     def __init__(self, reply: Reply, command: str | None = None) -> None:
         self.reply = reply

@@ -1,0 +1,1 @@
+"""Byte streams for the adapters: sockets (+ssl), asyncio, and in-memory mocks."""

@@ -1,0 +1,221 @@
+"""asyncio streams on a plain :class:`asyncio.Protocol` (no StreamReader/StreamWriter).
+
+A Protocol keeps one bytearray per connection and wakes one waiter: cheaper per connection
+and per read than asyncio's streams, and ``loop.start_tls`` swaps the transport in place on
+every supported Python (StreamWriter.start_tls only exists from 3.11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from typing import Any
+
+from .._errors import TLSError
+from .base import AsyncStream, map_errors
+
+__all__ = ["StreamProtocol", "AsyncIOStream", "connect_tcp"]
+
+_HIGH_WATER = 256 * 1024  # pause reading beyond this much unread data
+
+
+class StreamProtocol(asyncio.Protocol):
+    """Buffers what arrives and lets one reader wait for it."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.eof = False
+        self.exc: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._read_paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._wake()
+        if len(self.buffer) > _HIGH_WATER and not self._read_paused and self.transport:
+            self._read_paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.exc = exc
+        self._wake()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait_readable(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    async def drain(self) -> None:
+        if not self._write_paused or self.eof:
+            return
+        loop = asyncio.get_running_loop()
+        self._drain = loop.create_future()
+        try:
+            await self._drain
+        finally:
+            self._drain = None
+
+    def take(self, max_bytes: int) -> bytes:
+        data = bytes(self.buffer[:max_bytes])
+        del self.buffer[:max_bytes]
+        if self._read_paused and len(self.buffer) < _HIGH_WATER // 2 and self.transport:
+            self._read_paused = False
+            self.transport.resume_reading()
+        return data
+
+
+class AsyncIOStream(AsyncStream):
+    def __init__(self, transport: asyncio.Transport, protocol: StreamProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    @property
+    def protocol(self) -> StreamProtocol:
+        return self._protocol
+
+    async def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        proto = self._protocol
+        if not proto.buffer and not proto.eof:
+            with map_errors("read"):
+                await asyncio.wait_for(proto.wait_readable(), timeout)
+        if proto.buffer:
+            return proto.take(max_bytes)
+        if proto.exc is not None:
+            with map_errors("read"):
+                raise proto.exc
+        return b""
+
+    async def write(self, data: bytes, timeout: float | None) -> None:
+        if not data:
+            return
+        with map_errors("write"):
+            if self._transport.is_closing():
+                raise ConnectionResetError("connection closed")
+            self._transport.write(data)
+            await asyncio.wait_for(self._protocol.drain(), timeout)
+
+    async def start_tls(
+        self,
+        context: ssl.SSLContext,
+        *,
+        server_hostname: str | None = None,
+        server_side: bool = False,
+        timeout: float | None = None,
+    ) -> AsyncIOStream:
+        proto = self._protocol
+        if proto.buffer:
+            # Bytes that arrived in plaintext after STARTTLS: never processed as if they had
+            # come over TLS (CVE-2011-0411 on servers; response injection on clients).
+            if not server_side:
+                raise TLSError("the server sent plaintext data behind its 220 to STARTTLS")
+            proto.buffer.clear()
+        loop = asyncio.get_running_loop()
+        with map_errors("tls"):
+            transport = await loop.start_tls(
+                self._transport,
+                proto,
+                context,
+                server_side=server_side,
+                server_hostname=None if server_side else server_hostname,
+                ssl_handshake_timeout=timeout,
+            )
+        if transport is None:
+            raise TLSError("the TLS handshake did not complete")
+        assert isinstance(transport, asyncio.Transport)
+        proto.transport = transport
+        return AsyncIOStream(transport, proto)
+
+    def pause_reading(self) -> None:
+        if not self._transport.is_closing():
+            self._transport.pause_reading()
+
+    async def aclose(self) -> None:
+        transport = self._transport
+        if not transport.is_closing():
+            transport.close()
+        # Wait (bounded) for connection_lost so nothing is left open behind us.
+        proto = self._protocol
+        for _ in range(3):
+            if proto.eof and transport.is_closing():
+                break
+            try:
+                await asyncio.wait_for(proto.wait_readable(), 0.5)
+            except (asyncio.TimeoutError, TimeoutError):
+                break
+        if not proto.eof:
+            transport.abort()
+
+    def get_extra_info(self, name: str) -> Any:
+        return self._transport.get_extra_info(name)
+
+
+async def connect_tcp(
+    host: str,
+    port: int,
+    *,
+    timeout: float | None,
+    source_address: tuple[str, int] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+) -> AsyncIOStream:
+    """Open a TCP connection (and, with ``ssl_context``, implicit TLS) as a stream."""
+    loop = asyncio.get_running_loop()
+    with map_errors("connect"):
+        transport, protocol = await asyncio.wait_for(
+            loop.create_connection(
+                StreamProtocol,
+                host,
+                port,
+                local_addr=source_address,
+                ssl=ssl_context,
+                server_hostname=server_hostname if ssl_context is not None else None,
+            ),
+            timeout,
+        )
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    assert isinstance(transport, asyncio.Transport)
+    return AsyncIOStream(transport, protocol)
+
+
+async def wrap_socket(sock: socket.socket, *, timeout: float | None = None) -> AsyncIOStream:
+    """A stream over a socket the user connected (a UNIX socket, a SOCKS proxy, ...)."""
+    loop = asyncio.get_running_loop()
+    with map_errors("connect"):
+        transport, protocol = await asyncio.wait_for(
+            loop.create_connection(StreamProtocol, sock=sock), timeout
+        )
+    assert isinstance(transport, asyncio.Transport)
+    return AsyncIOStream(transport, protocol)

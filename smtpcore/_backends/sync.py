@@ -1,0 +1,97 @@
+"""Blocking sockets, with ssl for STARTTLS and implicit TLS."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from typing import Any
+
+from .base import SyncStream, map_errors
+
+__all__ = ["SocketStream", "connect_tcp"]
+
+
+class SocketStream(SyncStream):
+    """A connected socket (plain or TLS) as a :class:`SyncStream`."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    @property
+    def socket(self) -> socket.socket:
+        return self._sock
+
+    def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        with map_errors("read"):
+            self._sock.settimeout(timeout)
+            return self._sock.recv(max_bytes)
+
+    def write(self, data: bytes, timeout: float | None) -> None:
+        if not data:
+            return
+        with map_errors("write"):
+            self._sock.settimeout(timeout)
+            self._sock.sendall(data)
+
+    def start_tls(
+        self,
+        context: ssl.SSLContext,
+        *,
+        server_hostname: str | None = None,
+        server_side: bool = False,
+        timeout: float | None = None,
+    ) -> SocketStream:
+        with map_errors("tls"):
+            self._sock.settimeout(timeout)
+            tls = context.wrap_socket(
+                self._sock,
+                server_side=server_side,
+                server_hostname=None if server_side else server_hostname,
+                do_handshake_on_connect=False,
+            )
+            try:
+                tls.do_handshake()
+            except BaseException:
+                tls.close()  # the plain socket was detached into ``tls``: nothing else is open
+                raise
+        return SocketStream(tls)
+
+    def close(self) -> None:
+        try:
+            if isinstance(self._sock, ssl.SSLSocket):
+                self._sock.settimeout(0.5)
+                try:
+                    self._sock.unwrap()
+                except (OSError, ValueError):
+                    pass
+        finally:
+            self._sock.close()
+
+    def get_extra_info(self, name: str) -> Any:
+        if name == "peername":
+            try:
+                return self._sock.getpeername()
+            except OSError:
+                return None
+        if name == "sockname":
+            return self._sock.getsockname()
+        if name == "ssl_object":
+            return self._sock if isinstance(self._sock, ssl.SSLSocket) else None
+        if name == "socket":
+            return self._sock
+        return None
+
+
+def connect_tcp(
+    host: str,
+    port: int,
+    *,
+    timeout: float | None,
+    source_address: tuple[str, int] | None = None,
+) -> SocketStream:
+    with map_errors("connect"):
+        sock = socket.create_connection(
+            (host, port), timeout=timeout, source_address=source_address
+        )
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return SocketStream(sock)

@@ -1,0 +1,68 @@
+"""What both server flavours share before a connection is served: the capabilities they
+advertise from their options, and a fresh :class:`ServerConnection` per client."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ._config import ServerConfig, Timeouts
+from ._extensions import Capabilities
+from ._server import ServerConnection
+
+__all__ = ["ServerOptions"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerOptions:
+    """Everything a server applies to each connection (sans-I/O: no sockets, no contexts).
+
+    ``starttls`` / ``auth_mechanisms`` say what can be offered; the adapter passes them from
+    its TLS context and credential store.
+    """
+
+    config: ServerConfig = field(default_factory=ServerConfig)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    starttls: bool = False
+    auth_mechanisms: Sequence[str] = ()
+    auth_requires_tls: bool = True
+    require_tls: bool = False
+    require_auth: bool = False
+    chunking: bool = True
+    smtputf8: bool = True
+    dsn: bool = True
+    requiretls: bool = False
+    max_connections: int = 1000
+    capabilities: Capabilities | None = None  # overrides everything above when given
+
+    def advertised(self) -> Capabilities:
+        if self.capabilities is not None:
+            return self.capabilities
+        limits = self.config.limits
+        return Capabilities.build(
+            domain=self.config.hostname,
+            greeting="LMTP" if self.config.lmtp else "ESMTP smtpcore",
+            pipelining=True,
+            size=limits.message_size or 0,
+            vrfy=True,
+            starttls=self.starttls,
+            auth=tuple(self.auth_mechanisms),
+            enhancedstatuscodes=True,
+            eightbitmime=True,
+            binarymime=self.chunking,
+            chunking=self.chunking,
+            dsn=self.dsn,
+            smtputf8=self.smtputf8,
+            requiretls=self.requiretls,
+            help=True,
+        )
+
+    def connection(self, *, tls: bool = False) -> ServerConnection:
+        return ServerConnection(
+            capabilities=self.advertised(),
+            config=self.config,
+            tls=tls,
+            auth_requires_tls=self.auth_requires_tls,
+            require_tls=self.require_tls,
+            require_auth=self.require_auth,
+        )

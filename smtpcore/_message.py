@@ -1,0 +1,121 @@
+"""From a message to what the envelope and the transaction need: sans-I/O.
+
+* :func:`envelope_from_headers`: sender and recipients from the headers, with the Resent-*
+  rules of RFC 5322 §3.6.6 (as smtplib's ``send_message`` applies them).
+* :func:`message_bytes`: an ``EmailMessage`` rendered for SMTP (CRLF, no Bcc), UTF-8 headers
+  kept when SMTPUTF8 is in use (RFC 6532).
+* :func:`scan_message`: what a message needs: 8BITMIME for 8-bit octets (RFC 6152),
+  SMTPUTF8 for UTF-8 in the header section (RFC 6531 §3.2), its size after CRLF
+  normalisation (RFC 1870 §3: the SIZE is the octet count with CRLF line ends, before
+  dot-stuffing).
+"""
+
+from __future__ import annotations
+
+import copy
+import email.policy
+import email.utils
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from email.message import Message
+from typing import BinaryIO
+
+from ._addresses import Address, AddressError
+from ._data import normalize_line_endings
+from ._errors import LocalProtocolError
+
+__all__ = [
+    "envelope_from_headers",
+    "message_bytes",
+    "scan_message",
+    "MessageScan",
+    "iter_chunks",
+]
+
+
+def _addresses(values: list[str]) -> list[Address]:
+    out: list[Address] = []
+    for _name, addr in email.utils.getaddresses(values):
+        if not addr:
+            continue
+        try:
+            out.append(Address.parse(addr))
+        except AddressError as exc:
+            raise LocalProtocolError(f"bad address in the headers: {addr!r}: {exc}") from None
+    return out
+
+
+def envelope_from_headers(msg: Message) -> tuple[Address | None, list[Address]]:
+    """The reverse path and the recipients a message's headers ask for.
+
+    RFC 5322 §3.6.6: when the message was resent (exactly one Resent-Date block is the
+    common case; with several, the most recent block is the first one), the Resent-Sender /
+    Resent-From and Resent-To/Cc/Bcc fields apply instead of Sender / From and To/Cc/Bcc.
+    """
+    resent_dates = msg.get_all("Resent-Date") or []
+    prefix = "Resent-" if resent_dates else ""
+    if len(resent_dates) > 1:
+        raise LocalProtocolError("several Resent- blocks: give mail_from and rcpt_to explicitly")
+    senders = msg.get_all(prefix + "Sender") or msg.get_all(prefix + "From") or []
+    sender_list = _addresses([str(s) for s in senders])
+    sender = sender_list[0] if sender_list else None
+    values: list[str] = []
+    for field in ("To", "Cc", "Bcc"):
+        values.extend(str(v) for v in msg.get_all(prefix + field) or [])
+    recipients = _addresses(values)
+    if not recipients:
+        raise LocalProtocolError("the message names no recipient: give rcpt_to")
+    return sender, recipients
+
+
+def message_bytes(msg: Message, *, smtputf8: bool = False) -> bytes:
+    """The message as SMTP sends it: CRLF line ends, Bcc and Resent-Bcc removed."""
+    clone = copy.deepcopy(msg)
+    del clone["Bcc"]
+    del clone["Resent-Bcc"]
+    return clone.as_bytes(policy=email.policy.SMTPUTF8 if smtputf8 else email.policy.SMTP)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageScan:
+    size: int  # octets after CRLF normalisation
+    eight_bit: bool  # any octet >= 0x80 (RFC 6152)
+    utf8_headers: bool  # UTF-8 in the header section (RFC 6532: needs SMTPUTF8)
+    data: bytes  # the normalised message
+
+
+def scan_message(data: bytes) -> MessageScan:
+    norm = normalize_line_endings(data)
+    end = norm.find(b"\r\n\r\n")
+    headers = norm if end < 0 else norm[:end]
+    return MessageScan(
+        size=len(norm),
+        eight_bit=not norm.isascii(),
+        utf8_headers=not headers.isascii(),
+        data=norm,
+    )
+
+
+def iter_chunks(
+    source: bytes | bytearray | memoryview | BinaryIO | Iterable[bytes], size: int
+) -> Iterator[bytes]:
+    """The message in pieces of at most ``size`` octets, without loading a file whole."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        view = memoryview(source)
+        for start in range(0, len(view), size):
+            yield bytes(view[start : start + size])
+        return
+    read = getattr(source, "read", None)
+    if read is not None:
+        for _ in range(1 << 40):
+            piece = read(size)
+            if not piece:
+                return
+            if not isinstance(piece, bytes):
+                raise LocalProtocolError("a message file must be opened in binary mode")
+            yield piece
+        return
+    for piece in source:
+        if not isinstance(piece, (bytes, bytearray, memoryview)):
+            raise LocalProtocolError("a message iterable must yield bytes")
+        yield bytes(piece)

@@ -1,0 +1,274 @@
+"""A mail transaction planned without I/O, and its per-recipient result.
+
+Given the server's capabilities, an envelope and what the message needs, :class:`Transaction`
+says which commands to send (all in one group under PIPELINING, RFC 2920; otherwise one at a
+time, stopping when MAIL fails) and, fed every reply, which recipients got the message.
+Partial success is success (RFC 5321 §3.3): a refused recipient does not stop the others.
+The adapters' ``send_message`` is a short loop around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from ._addresses import Address
+from ._errors import LocalProtocolError
+from ._events import Command, Data, Mail, MailParams, Rcpt, RcptParams, Reply
+from ._extensions import Capabilities
+
+__all__ = ["Transaction", "SendResult", "RecipientOutcome", "DeliveryStatus"]
+
+DeliveryStatus = Literal["delivered", "deferred", "failed"]
+
+# Use BDAT for messages at least this big when CHUNKING is offered (and always for binary).
+BDAT_THRESHOLD = 1024 * 1024
+
+
+def _status(reply: Reply | None) -> DeliveryStatus:
+    if reply is None or 400 <= reply.code < 500:
+        return "deferred"
+    return "failed" if reply.code >= 500 else "delivered"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecipientOutcome:
+    """What happened to one recipient.
+
+    ``rcpt_reply`` answered its RCPT (None when it was never sent because MAIL failed);
+    ``data_reply`` answered the message data (under LMTP, the reply for this recipient).
+    ``reply`` is the one that decided, ``status`` is delivered, deferred or failed.
+    """
+
+    address: Address
+    params: RcptParams = field(default_factory=RcptParams)
+    rcpt_reply: Reply | None = None
+    data_reply: Reply | None = None
+    mail_reply: Reply | None = None
+
+    @property
+    def reply(self) -> Reply | None:
+        if self.rcpt_reply is None:
+            return self.mail_reply
+        if self.rcpt_reply.is_positive and self.data_reply is not None:
+            return self.data_reply
+        return self.rcpt_reply
+
+    @property
+    def status(self) -> DeliveryStatus:
+        if self.rcpt_reply is not None and self.rcpt_reply.is_positive:
+            return _status(self.data_reply)
+        return _status(self.reply) if self.reply is not None else "deferred"
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == "delivered"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendResult:
+    """The outcome of one transaction, per recipient."""
+
+    mail_reply: Reply | None
+    recipients: tuple[RecipientOutcome, ...]
+    data_reply: Reply | None = None
+
+    @property
+    def delivered(self) -> tuple[Address, ...]:
+        return tuple(r.address for r in self.recipients if r.delivered)
+
+    @property
+    def refused(self) -> dict[Address, Reply]:
+        return {
+            r.address: r.reply for r in self.recipients if not r.delivered and r.reply is not None
+        }
+
+    def outcome(self, address: Address) -> RecipientOutcome:
+        for r in self.recipients:
+            if r.address == address:
+                return r
+        raise KeyError(address)
+
+
+class Transaction:
+    """Plans MAIL, RCPT and DATA/BDAT for one message and collects the replies."""
+
+    def __init__(
+        self,
+        *,
+        mail_from: Address | None,
+        recipients: Sequence[Address],
+        capabilities: Capabilities,
+        mail_params: MailParams | None = None,
+        rcpt_params: Mapping[Address, RcptParams] | Sequence[RcptParams] | None = None,
+        size: int | None = None,
+        eight_bit: bool = False,
+        utf8_headers: bool = False,
+        binary: bool = False,
+        use_bdat: bool | None = None,
+        lmtp: bool = False,
+    ) -> None:
+        if not recipients:
+            raise LocalProtocolError("a transaction needs at least one recipient")
+        caps = capabilities
+        params = mail_params or MailParams()
+        needs_utf8 = (
+            utf8_headers
+            or (mail_from is not None and mail_from.needs_smtputf8)
+            or any(r.needs_smtputf8 for r in recipients)
+        )
+        if needs_utf8 and not params.smtputf8:
+            if not caps.smtputf8:
+                raise LocalProtocolError(
+                    "the message needs SMTPUTF8 (non-ASCII addresses or headers) and the "
+                    "server does not offer it (RFC 6531 §3.2)"
+                )
+            params = replace(params, smtputf8=True)
+        if binary and not (caps.binarymime and caps.chunking):
+            raise LocalProtocolError("binary content needs BINARYMIME and CHUNKING (RFC 3030)")
+        if params.body is None:
+            if binary:
+                params = replace(params, body="BINARYMIME")
+            elif eight_bit or params.smtputf8:
+                if not caps.eightbitmime:
+                    raise LocalProtocolError(
+                        "8-bit content and the server does not offer 8BITMIME (RFC 6152)"
+                    )
+                params = replace(params, body="8BITMIME")
+        if size is not None and params.size is None and caps.size is not None:
+            limit = caps.size_limit
+            if limit is not None and size > limit:
+                raise LocalProtocolError(
+                    f"the message ({size} octets) is over the server's SIZE {limit} (RFC 1870)"
+                )
+            params = replace(params, size=size)
+        self.use_bdat = caps.chunking and (
+            use_bdat if use_bdat is not None else binary or (size or 0) >= BDAT_THRESHOLD
+        )
+        if binary and not self.use_bdat:
+            raise LocalProtocolError("BODY=BINARYMIME needs BDAT (RFC 3030 §3)")
+        self.lmtp = lmtp
+        self.pipelining = caps.pipelining
+        if not params.smtputf8:
+            # Without SMTPUTF8 a U-label domain goes out as A-labels (RFC 5890, RFC 6531 §3.2).
+            mail_from = None if mail_from is None else mail_from.to_ascii()
+        self.mail = Mail(reverse_path=mail_from, params=params)
+        if isinstance(rcpt_params, Mapping):
+            per = [rcpt_params.get(r, RcptParams()) for r in recipients]
+        elif rcpt_params is not None:
+            per = list(rcpt_params)
+            if len(per) != len(recipients):
+                raise LocalProtocolError("rcpt_params must give one entry per recipient")
+        else:
+            per = [RcptParams() for _ in recipients]
+        self.addresses = list(recipients)
+        self.rcpts = [
+            Rcpt(forward_path=r if params.smtputf8 else r.to_ascii(), params=p)
+            for r, p in zip(recipients, per, strict=True)
+        ]
+        self.mail_reply: Reply | None = None
+        self.rcpt_replies: list[Reply] = []
+        self.data_command_reply: Reply | None = None
+        self.data_replies: list[Reply] = []
+        self._sent = 0
+
+    # --- what to send -------------------------------------------------------------------
+
+    def _commands(self) -> list[Command]:
+        cmds: list[Command] = [self.mail, *self.rcpts]
+        if not self.use_bdat:
+            cmds.append(Data())
+        return cmds
+
+    def next_commands(self) -> list[Command]:
+        """The next group to send (empty when the envelope phase is over).
+
+        With PIPELINING, everything in one group (RFC 2920 §3.1); without, one command at a
+        time, none after a refused MAIL, and no DATA when every recipient was refused.
+        """
+        cmds = self._commands()
+        if self._sent >= len(cmds):
+            return []
+        if self.pipelining:
+            self._sent = len(cmds)
+            return cmds
+        if self._sent > 0 and (self.mail_reply is None or not self.mail_reply.is_positive):
+            return []
+        nxt = cmds[self._sent]
+        if isinstance(nxt, Data) and self.accepted_count == 0:
+            return []
+        self._sent += 1
+        return [nxt]
+
+    def record(self, reply: Reply) -> None:
+        """Feed a reply (its ``command`` says what it answered)."""
+        cmd = reply.command
+        if cmd == "MAIL":
+            self.mail_reply = reply
+        elif cmd == "RCPT":
+            self.rcpt_replies.append(reply)
+        elif cmd == "DATA":
+            self.data_command_reply = reply
+        elif cmd in (".", "BDAT LAST", "BDAT"):
+            if cmd == "BDAT" and reply.is_positive:
+                return  # an intermediate chunk taken
+            self.data_replies.append(reply)
+        else:
+            raise LocalProtocolError(f"a reply to {cmd} is not part of a transaction")
+
+    # --- where it stands ----------------------------------------------------------------
+
+    @property
+    def accepted_count(self) -> int:
+        return sum(1 for r in self.rcpt_replies if r.is_positive)
+
+    @property
+    def ready_for_data(self) -> bool:
+        """MAIL and at least one RCPT accepted, and (for DATA) the 354 came."""
+        if self.mail_reply is None or not self.mail_reply.is_positive or not self.accepted_count:
+            return False
+        if self.use_bdat:
+            return True
+        return self.data_command_reply is not None and self.data_command_reply.code == 354
+
+    @property
+    def data_open_without_recipients(self) -> bool:
+        """The server said 354 though nobody was accepted: end the empty data (RFC 2920 §3.1)."""
+        return (
+            self.data_command_reply is not None
+            and self.data_command_reply.code == 354
+            and not self.ready_for_data
+        )
+
+    @property
+    def data_replies_expected(self) -> int:
+        """Replies after the end of data: one per accepted recipient under LMTP (RFC 2033)."""
+        return max(1, self.accepted_count) if self.lmtp else 1
+
+    @property
+    def needs_rset(self) -> bool:
+        """Whether the server may still hold a transaction that must be cleared."""
+        if self.mail_reply is None or not self.mail_reply.is_positive:
+            return False
+        return not self.data_replies and not self.data_open_without_recipients
+
+    def result(self) -> SendResult:
+        outcomes: list[RecipientOutcome] = []
+        data_iter = iter(self.data_replies)
+        shared = self.data_replies[-1] if self.data_replies else None
+        for i, (address, rcpt) in enumerate(zip(self.addresses, self.rcpts, strict=True)):
+            rr = self.rcpt_replies[i] if i < len(self.rcpt_replies) else None
+            dr: Reply | None = None
+            if rr is not None and rr.is_positive:
+                dr = next(data_iter, None) if self.lmtp else shared
+            outcomes.append(
+                RecipientOutcome(
+                    address=address,
+                    params=rcpt.params,
+                    rcpt_reply=rr,
+                    data_reply=dr,
+                    mail_reply=self.mail_reply,
+                )
+            )
+        return SendResult(mail_reply=self.mail_reply, recipients=tuple(outcomes), data_reply=shared)

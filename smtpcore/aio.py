@@ -1,0 +1,202 @@
+"""asyncio clients and server.
+
+``AsyncSMTPClient`` / ``AsyncLMTPClient`` send mail; ``AsyncSMTPServer`` accepts it and hands
+each message to your :class:`AsyncHandler`::
+
+    class Handler(AsyncHandler):
+        async def handle_message(self, session, envelope, data):
+            print(envelope.mail_from, envelope.recipients, len(data))
+
+    async with AsyncSMTPServer(Handler(), "127.0.0.1", 8025) as server:
+        await server.serve_forever()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import socket
+import ssl
+from collections.abc import Sequence
+from typing import Any
+
+from ._async.client import AsyncLMTPClient, AsyncSMTPClient, TLSPolicy
+from ._async.server import AsyncHandler, AsyncServerSession
+from ._backends.aio import AsyncIOStream, StreamProtocol
+from ._config import ServerConfig, Timeouts
+from ._envelope import Envelope, Session
+from ._events import Reply
+from ._extensions import Capabilities
+from ._listen import ServerOptions
+from ._transaction import RecipientOutcome, SendResult
+
+__all__ = [
+    "AsyncSMTPClient",
+    "AsyncLMTPClient",
+    "AsyncSMTPServer",
+    "AsyncHandler",
+    "Envelope",
+    "Session",
+    "SendResult",
+    "RecipientOutcome",
+    "TLSPolicy",
+]
+
+log = logging.getLogger("smtpcore.server")
+
+_BUSY = Reply.of(421, "Too many connections, try again later", "4.7.0")
+
+
+class AsyncSMTPServer:
+    """An asyncio SMTP (or LMTP) server.
+
+    Listens on ``host``/``port`` (``port=0`` picks a free one: read :attr:`port`) or on
+    ``sock``. ``tls_context`` enables STARTTLS (RFC 3207), or implicit TLS with
+    ``implicit_tls=True`` (RFC 8314); ``credentials`` (a :class:`smtpcore.sasl.CredentialStore`)
+    enables AUTH, offered only over TLS unless ``auth_requires_tls=False``. Beyond
+    ``max_connections`` clients get a 421 greeting. :meth:`close` stops accepting, lets
+    sessions in flight finish within ``grace`` seconds, then cuts the rest.
+    """
+
+    def __init__(
+        self,
+        handler: AsyncHandler,
+        host: str | None = "127.0.0.1",
+        port: int = 8025,
+        *,
+        sock: socket.socket | None = None,
+        hostname: str | None = None,
+        config: ServerConfig | None = None,
+        timeouts: Timeouts | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+        credentials: Any = None,
+        auth_mechanisms: Sequence[str] = ("PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"),
+        auth_requires_tls: bool = True,
+        require_tls: bool = False,
+        require_auth: bool = False,
+        max_connections: int = 1000,
+        lmtp: bool = False,
+        capabilities: Capabilities | None = None,
+    ) -> None:
+        cfg = config or ServerConfig()
+        if hostname is not None or lmtp:
+            cfg = dataclasses.replace(cfg, hostname=hostname or cfg.hostname, lmtp=lmtp or cfg.lmtp)
+        self.handler = handler
+        self.host = host
+        self._port = port
+        self._sock = sock
+        self.tls_context = tls_context
+        self.implicit_tls = implicit_tls
+        self.credentials = credentials
+        self.options = ServerOptions(
+            config=cfg,
+            timeouts=timeouts or Timeouts(),
+            starttls=tls_context is not None and not implicit_tls,
+            auth_mechanisms=tuple(auth_mechanisms) if credentials is not None else (),
+            auth_requires_tls=auth_requires_tls,
+            require_tls=require_tls,
+            require_auth=require_auth,
+            max_connections=max_connections,
+            capabilities=capabilities,
+        )
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        if self._server is not None and self._server.sockets:
+            return int(self._server.sockets[0].getsockname()[1])
+        return self._port
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return tuple(self._server.sockets) if self._server is not None else ()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._sock is not None:
+            self._server = await loop.create_server(self._protocol, sock=self._sock)
+        else:
+            self._server = await loop.create_server(
+                self._protocol, self.host, self._port, reuse_address=True
+            )
+
+    def _protocol(self) -> StreamProtocol:
+        return _AcceptingProtocol(self)
+
+    def _accept(self, proto: StreamProtocol) -> None:
+        assert proto.transport is not None
+        stream = AsyncIOStream(proto.transport, proto)
+        task = asyncio.get_running_loop().create_task(self._serve(stream))
+        self._sessions.add(task)
+        task.add_done_callback(self._sessions.discard)
+
+    async def _serve(self, stream: AsyncIOStream) -> None:
+        opts = self.options
+        busy = len(self._sessions) > opts.max_connections
+        try:
+            if self.implicit_tls and self.tls_context is not None:
+                stream = await stream.start_tls(
+                    self.tls_context, server_side=True, timeout=opts.timeouts.connect
+                )
+        except Exception as exc:
+            log.debug("TLS handshake failed: %s", exc)
+            await stream.aclose()
+            return
+        conn = opts.connection(tls=self.implicit_tls)
+        session = AsyncServerSession(
+            stream,
+            self.handler,
+            conn,
+            tls_context=self.tls_context,
+            credentials=self.credentials,
+            idle_timeout=opts.timeouts.server_idle,
+            data_timeout=opts.timeouts.data_block,
+            greeting=_BUSY if busy else None,
+        )
+        try:
+            await session.run()
+        except Exception:
+            log.exception("session failed")
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._server.serve_forever()
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop accepting; let sessions finish within ``grace`` seconds; cancel the rest."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._sessions:
+            _done, pending = await asyncio.wait(set(self._sessions), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+
+    async def __aenter__(self) -> AsyncSMTPServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class _AcceptingProtocol(StreamProtocol):
+    def __init__(self, server: AsyncSMTPServer) -> None:
+        super().__init__()
+        self._owner = server
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._owner._accept(self)
