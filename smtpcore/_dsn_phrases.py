@@ -52,6 +52,11 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
         "Authentication in your mail client')",
     ),
     (
+        "mailererror",
+        (r"couldn'?t create \"?/",),
+        "a local delivery program (procmail, maildrop) failing to write the mailbox file",
+    ),
+    (
         "badreputation",
         (r"low reputation",),
         "Gmail 421/550 4.7.0/5.7.1 'very low reputation of the sending IP address'",
@@ -587,7 +592,6 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"mailer error",
             r"command (died|failed)",
             r"pipe to",
-            r"procmail",
             r"exit (code|status)",
             r"unknown mailer",
             r"delivery to a program",
@@ -597,6 +601,7 @@ TEXT_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "systemerror",
         (
+            r"service unavailable",
             r"internal system error",
             r"transaction failed",
             r"service currently unavailable",
