@@ -445,7 +445,7 @@ class ServerConnection(ConnectionBase):
     def _apply(self, step: str, code: int, new: State) -> None:
         cmd = self._pending_cmd
         positive = code < 400
-        if step in (".", "BDAT LAST") and self._replies_owed > 1:
+        if step in (".", "BDAT LAST") and self._replies_owed > 1 and code != 421:
             self._replies_owed -= 1  # RFC 2033 §4.2: one reply per accepted recipient
             return
         self._pending = None
