@@ -112,7 +112,7 @@ class SessionMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.closed_by_quit = False
+        self.closed = False
         self.sent: list[str] = []  # steps the client sent and the server has not answered
         self.misuses = 0
         self.raw_refusals = 0
@@ -351,12 +351,13 @@ class SessionMachine(RuleBasedStateMachine):
             for reply in self._policy(ev, data):
                 self.client.receive_data(server.send(reply))
         self._client_events()
-        if self.closed_by_quit:
+        if self.closed:
             assert self.client.state is State.CLOSED and self.server.state is State.CLOSED
 
     def _policy(self, ev: Event, data: st.DataObject) -> list[Reply]:
         server = self.server
         if data.draw(st.integers(0, 200)) == 0:
+            self.closed = True  # a 421 closes both sides as surely as QUIT
             return [Reply.of(421, "shutting down", "4.3.2")]  # RFC 5321 §3.8, any time
         accept = data.draw(st.integers(0, 3), label=f"accept {type(ev).__name__}") > 0
         if isinstance(ev, InvalidCommand):
@@ -365,6 +366,9 @@ class SessionMachine(RuleBasedStateMachine):
             out = []
             for _ in range(max(1, server.replies_owed)):
                 refusal = server.refusal
+                if data.draw(st.integers(0, 5), label="421 among LMTP replies") == 0:
+                    self.closed = True
+                    return [*out, Reply.of(421, "shutting down", "4.3.2")]
                 if refusal is not None:
                     out.append(Reply.from_hint(refusal))
                 else:
@@ -374,7 +378,7 @@ class SessionMachine(RuleBasedStateMachine):
         if isinstance(ev, (Ehlo, Lhlo)):
             return [server.ehlo_reply() if accept else _negative(data, 502, 550)]
         if isinstance(ev, Quit):
-            self.closed_by_quit = True
+            self.closed = True
             return [Reply.of(221, "bye")]
         if isinstance(ev, Data):
             return [Reply.of(354, "go ahead") if accept else _negative(data, 451, 554)]
