@@ -467,3 +467,25 @@ def test_binarymime_transaction_refuses_data_on_both_sides() -> None:
         else:
             events = pair.client_send(Bdat(size=3, last=True), MessageData(data=b"\0\r\x80"))
             assert isinstance(events[-1], EndOfMessage) and not events[-1].bare_line_endings
+
+
+@pytest.mark.parametrize("by_chunk", [False, True])
+def test_421_among_lmtp_replies_closes_both_sides(by_chunk: bool) -> None:
+    # RFC 2033 §4.2 replies per recipient; RFC 5321 §3.8: a 421 closes, whatever is owed
+    pair = pair_in(State.READY, lmtp=True)
+    for events, reply in [
+        (STEP_EVENTS["MAIL"], Reply.of(250, "ok")),
+        ([Rcpt(forward_path=Address.parse("a@mx.example"))], Reply.of(250, "ok")),
+        ([Rcpt(forward_path=Address.parse("b@mx.example"))], Reply.of(250, "ok")),
+    ]:
+        pair.client_send(*events)
+        answer(pair, reply)
+    if by_chunk:
+        pair.client_send(*STEP_EVENTS["BDAT LAST"])
+    else:
+        pair.client_send(Data())
+        answer(pair, Reply.of(354, "go"))
+        pair.client_send(*STEP_EVENTS["."])
+    assert pair.server.replies_owed == 2
+    answer(pair, Reply.of(421, "shutting down", "4.3.2"))
+    assert pair.client.state is State.CLOSED and pair.server.state is State.CLOSED
