@@ -252,6 +252,8 @@ class ClientConnection(ConnectionBase):
                 pending = pending._replace(replies=max(1, self.accepted_recipients))
             if pending.replies > 1:
                 self._pending[0] = pending._replace(replies=pending.replies - 1)
+                if code != 421:
+                    new = st  # RFC 2033 §4.2: the transaction ends with the last reply
             else:
                 self._pending.popleft()
         if step in ("EHLO", "LHLO") and positive:
