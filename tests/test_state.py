@@ -489,3 +489,30 @@ def test_421_among_lmtp_replies_closes_both_sides(by_chunk: bool) -> None:
     assert pair.server.replies_owed == 2
     answer(pair, Reply.of(421, "shutting down", "4.3.2"))
     assert pair.client.state is State.CLOSED and pair.server.state is State.CLOSED
+
+
+@pytest.mark.parametrize("by_chunk", [False, True])
+def test_lmtp_states_agree_after_every_reply(by_chunk: bool) -> None:
+    # RFC 2033 §4.2: the transaction is over with the last per-recipient reply, on both sides
+    pair = pair_in(State.READY, lmtp=True)
+    for events, reply in [
+        (STEP_EVENTS["MAIL"], Reply.of(250, "ok")),
+        ([Rcpt(forward_path=Address.parse("a@mx.example"))], Reply.of(250, "ok")),
+        ([Rcpt(forward_path=Address.parse("b@mx.example"))], Reply.of(250, "ok")),
+        ([Rcpt(forward_path=Address.parse("c@mx.example"))], Reply.of(250, "ok")),
+    ]:
+        pair.client_send(*events)
+        answer(pair, reply)
+    if by_chunk:
+        pair.client_send(*STEP_EVENTS["BDAT LAST"])
+    else:
+        pair.client_send(Data())
+        answer(pair, Reply.of(354, "go"))
+        pair.client_send(*STEP_EVENTS["."])
+    before = pair.server.state
+    for i, code in enumerate([250, 452, 250]):
+        [reply] = answer(pair, Reply.of(code, f"recipient {i}"))
+        assert isinstance(reply, Reply) and reply.command == ("BDAT LAST" if by_chunk else ".")
+        expected = before if i < 2 else State.READY
+        assert pair.server.state is expected and pair.client.state is expected
+    assert pair.client.accepted_recipients == 0 and pair.client.pending == ()
