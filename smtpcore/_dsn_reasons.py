@@ -227,6 +227,35 @@ def _local_mailer(text: str, by_text: tuple[str, str] | None) -> tuple[str, str]
     return "mailererror", "RFC 3464 §2.3.6 X-Unix diagnostic: a mailer program failed"
 
 
+# Providers whose replies mean something other than their words, keyed on the receiving
+# host (Remote-MTA): (host suffix, SMTP command or None, text pattern, reason, source). They
+# apply when the status code says nothing specific (X.0.0 or none).
+PROVIDER_RULES: Final[tuple[tuple[str, str | None, re.Pattern[str], str, str], ...]] = (
+    (
+        ".docomo.ne.jp",
+        "DATA",
+        re.compile(r"\bunknown user\b", re.I),
+        "rejected",
+        "NTT docomo refuses a sender blocked by the recipient's filter settings with "
+        "'550 Unknown user' after DATA",
+    ),
+)
+
+
+def _provider_rule(recipient: RecipientStatus, text: str) -> tuple[str, str] | None:
+    host = (recipient.remote_mta or "").lower().rstrip(".")
+    for suffix, command, pattern, reason, source in PROVIDER_RULES:
+        generic = recipient.status is None or recipient.status.subject == 0
+        if (
+            ("." + host).endswith(suffix)
+            and generic
+            and (command is None or recipient.smtp_command == command)
+            and pattern.search(text)
+        ):
+            return reason, source
+    return None
+
+
 def _first_text_rule(
     text: str, rules: tuple[tuple[str, re.Pattern[str], str], ...] = TEXT_RULES
 ) -> tuple[str, str] | None:
@@ -309,4 +338,7 @@ def classify_recipient(recipient: RecipientStatus, kind: str | None = None) -> C
         # Accepted at RCPT, refused after the content was seen: a content filter answering
         # with a "user unknown" text.
         reason, source = "filtered", f"{source}; refused after DATA"
+    provider = _provider_rule(recipient, text)
+    if provider is not None and decisive is None:
+        reason, source = provider[0], f"provider: {provider[1]}"
     return Classification(reason=reason, hard=is_hard(reason, permanent), source=source)

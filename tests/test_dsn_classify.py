@@ -130,3 +130,42 @@ def test_every_rule_names_a_known_reason() -> None:
     named |= set(STATUS_RULES.values()) | set(REPLY_RULES.values())
     assert named <= set(REASONS)
     assert all(source for _, _, source in TEXT_RULES)
+
+
+def test_provider_rule_needs_the_provider_the_command_and_a_generic_code() -> None:
+    def docomo(status: str, command: str | None, host: str) -> dsn.RecipientStatus:
+        return dsn.RecipientStatus(
+            action="failed",
+            status=EnhancedStatus.parse(status),
+            reply_code=550,
+            diagnostic_code=dsn.Diagnostic(type="smtp", text="550 Unknown user a@docomo.ne.jp"),
+            remote_mta=host,
+            smtp_command=command,
+        )
+
+    assert dsn.classify(docomo("5.0.0", "DATA", "mfsmax.docomo.ne.jp")).reason == "rejected"
+    # Elsewhere, or with a specific code, the words mean what they say.
+    assert dsn.classify(docomo("5.0.0", "DATA", "mx.example.jp")).reason == "filtered"
+    assert dsn.classify(docomo("5.2.0", "DATA", "mfsmax.docomo.ne.jp")).reason != "rejected"
+    assert dsn.classify(docomo("5.0.0", "RCPT", "mfsmax.docomo.ne.jp")).reason == "userunknown"
+
+
+@pytest.mark.parametrize(
+    ("exit_status", "reason"),
+    [("67", "userunknown"), ("75", "systemerror"), ("255", "mailererror")],
+)
+def test_x_unix_exit_statuses_follow_sysexits(exit_status: str, reason: str) -> None:
+    r = dsn.RecipientStatus(
+        action="failed",
+        status=EnhancedStatus.parse("5.0.0"),
+        diagnostic_code=dsn.Diagnostic(type="x-unix", text=exit_status),
+    )
+    assert dsn.classify(r).reason == reason
+
+
+def test_multi_line_reply_prefixes_do_not_split_phrases() -> None:
+    text = (
+        "550-5.7.1 [192.0.2.1] Messages with multiple 550-5.7.1 addresses in From: header "
+        "are not accepted."
+    )
+    assert dsn.classify(rcpt("5.7.1", text)).reason == "notcompliantrfc"
