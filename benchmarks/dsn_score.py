@@ -152,6 +152,16 @@ def main(argv: list[str] | None = None) -> int:
         if total:
             right = result["per_field"][field]
             print(f"  {field:14s} {right}/{total} ({100 * right / total:.1f} %)")
+    confusions = collections.Counter(
+        (want, have)
+        for diffs in result["details"].values()
+        for field, want, have in diffs
+        if field == "reason"
+    )
+    if confusions:
+        print("reason confusions (expected -> parsed, records):")
+        for (want, have), n in confusions.most_common(12):
+            print(f"  {want} -> {have}: {n}")
     print("failure classes (files):")
     for field, names in sorted(result["failures"].items(), key=lambda kv: -len(kv[1])):
         print(f"  {field:16s} {len(set(names))}")
