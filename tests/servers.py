@@ -34,7 +34,7 @@ class Recorder:
     got: threading.Event = field(default_factory=threading.Event)
 
     def rcpt(self, rcpt: Any) -> Reply | None:
-        return self.refuse.get(str(rcpt.forward_path))
+        return self.refuse.get(str(rcpt.forward_path), self.refuse.get("*"))
 
     def message(self, session: Session, envelope: Envelope, data: bytes) -> Any:
         self.messages.append(Received(session, envelope, data))
@@ -69,7 +69,8 @@ def async_server_thread(**kw: Any) -> Iterator[tuple[AsyncSMTPServer, Recorder]]
     """An AsyncSMTPServer on its own event loop in a thread; stopped on exit."""
     rec = kw.pop("recorder", None) or Recorder()
     handler = kw.pop("handler", None) or AsyncRecordingHandler(rec)
-    server = AsyncSMTPServer(handler, "127.0.0.1", 0, **kw)
+    host, port = kw.pop("host", "127.0.0.1"), kw.pop("port", 0)
+    server = AsyncSMTPServer(handler, host, port, **kw)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     errors: list[BaseException] = []
@@ -104,7 +105,8 @@ def async_server_thread(**kw: Any) -> Iterator[tuple[AsyncSMTPServer, Recorder]]
 def sync_server(**kw: Any) -> Iterator[tuple[SMTPServer, Recorder]]:
     rec = kw.pop("recorder", None) or Recorder()
     handler = kw.pop("handler", None) or SyncRecordingHandler(rec)
-    server = SMTPServer(handler, "127.0.0.1", 0, **kw)
+    host, port = kw.pop("host", "127.0.0.1"), kw.pop("port", 0)
+    server = SMTPServer(handler, host, port, **kw)
     server.start()
     try:
         yield server, rec
