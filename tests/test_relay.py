@@ -14,7 +14,10 @@ from smtpcore.relay import bounce, deliver, deliver_async
 from tests.servers import Recorder, async_server_thread, sync_server
 
 A = Address.parse
-MSG = b"From: a@origin.test\r\nTo: x@dest.test\r\nSubject: relay\r\nMessage-ID: <1@origin.test>\r\n\r\nhello\r\n"
+MSG = (
+    b"From: a@origin.test\r\nTo: x@dest.test\r\nSubject: relay\r\n"
+    b"Message-ID: <1@origin.test>\r\n\r\nhello\r\n"
+)
 
 
 def test_static_route_partial_success_and_bounce() -> None:
@@ -103,7 +106,7 @@ def dns_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 def test_mx_fallback_to_the_next_host_on_4xx(dns_server, flavour) -> None:  # type: ignore[no-untyped-def]
     busy = Recorder(refuse={"*": Reply.of(451, "try later", "4.3.0")})
     good = Recorder()
-    with async_server_thread(recorder=busy, host="127.0.0.1") as (mx1, _):
+    with async_server_thread(recorder=busy, host="127.0.0.1") as (mx1, _):  # noqa: SIM117
         with sync_server(recorder=good, host="127.0.0.2", port=mx1.port) as (_mx2, _):
             kw = {"resolver": dns_server.resolver(), "port": mx1.port}  # type: ignore[attr-defined]
             rcpts = ["u@relay.test", "v@nullmx.test", "w@nxdomain.relay.test"]
