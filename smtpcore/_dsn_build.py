@@ -17,14 +17,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Final
 
-from ._dsn_types import RecipientResult
+from ._dsn_types import ACTION_CLASS, RecipientResult
 from ._errors import DSNError
 from ._status import EnhancedStatus
 
 __all__ = ["build_dsn"]
 
-# RFC 3464 §2.3.3: action-value; with the status class each implies (RFC 3463 §3.1).
-_ACTION_CLASS: Final = {"failed": 5, "delayed": 4, "delivered": 2, "relayed": 2, "expanded": 2}
 _RET: Final = ("HDRS", "FULL")
 _FOLD_AT: Final = 76
 
@@ -78,9 +76,9 @@ def _status(result: RecipientResult) -> EnhancedStatus:
             status = EnhancedStatus.parse(str(result.status))
         except ValueError:
             raise DSNError(f"not an enhanced status code: {result.status!r}") from None
-    expected = _ACTION_CLASS.get(result.action)
+    expected = ACTION_CLASS.get(result.action)
     if expected is None:
-        raise DSNError(f"action must be one of {', '.join(_ACTION_CLASS)}, not {result.action!r}")
+        raise DSNError(f"action must be one of {', '.join(ACTION_CLASS)}, not {result.action!r}")
     if status.klass != expected:
         raise DSNError(f"status {status} does not agree with action {result.action!r}")
     return status

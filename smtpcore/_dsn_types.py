@@ -6,13 +6,16 @@ is frozen so reports can be compared, hashed and shared.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from ._errors import DSNError
 from ._status import EnhancedStatus
 
 __all__ = [
+    "ACTION_CLASS",
     "KINDS",
     "Classification",
     "Diagnostic",
@@ -26,6 +29,15 @@ __all__ = [
 
 ReportKind = Literal["dsn", "text-bounce", "auto-reply", "feedback-report"]
 KINDS: tuple[ReportKind, ...] = ("dsn", "text-bounce", "auto-reply", "feedback-report")
+
+# RFC 3464 §2.3.3 action-value, with the status class each implies (RFC 3463 §3.1).
+ACTION_CLASS: dict[str, int] = {
+    "failed": 5,
+    "delayed": 4,
+    "delivered": 2,
+    "relayed": 2,
+    "expanded": 2,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,3 +164,24 @@ class RecipientResult:
     last_attempt: datetime | None = None
     will_retry_until: datetime | None = None
     extra: tuple[tuple[str, str], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        # A result that cannot make a valid DSN cannot be built (DSNError, a ValueError).
+        if isinstance(self.status, str):
+            try:
+                object.__setattr__(self, "status", EnhancedStatus.parse(self.status))
+            except ValueError:
+                raise DSNError(f"not an enhanced status code: {self.status!r}") from None
+        assert isinstance(self.status, EnhancedStatus)
+        expected = ACTION_CLASS.get(self.action)
+        if expected is None:
+            raise DSNError(f"action must be one of {', '.join(ACTION_CLASS)}, not {self.action!r}")
+        if self.status.klass != expected:
+            raise DSNError(f"status {self.status} does not agree with action {self.action!r}")
+        for name in ("recipient", "remote_mta", "original_recipient"):
+            value = getattr(self, name)
+            if value is not None and (not value.strip() or re.search(r"[\r\n\x00]", value)):
+                raise DSNError(f"{name} must be one non-empty line, not {value!r}")
+        if self.will_retry_until is not None and self.action != "delayed":
+            # RFC 3464 §2.3.9: only for delayed recipients.
+            raise DSNError("will_retry_until is only meaningful for a delayed recipient")

@@ -34,16 +34,12 @@ from ._dsn_types import (
     ReturnedHeaders,
     TypedAddress,
 )
-from ._errors import DSNError
-from ._status import EnhancedStatus
 
 __all__ = [
     "KINDS",
     "REASONS",
     "Classification",
-    "DSNError",
     "Diagnostic",
-    "EnhancedStatus",
     "RecipientResult",
     "RecipientStatus",
     "Report",
@@ -54,6 +50,20 @@ __all__ = [
     "classify",
     "parse",
 ]
+
+
+# The values are documented and used as smtpcore.dsn's own.
+for _public in (
+    Classification,
+    Diagnostic,
+    RecipientResult,
+    RecipientStatus,
+    Report,
+    ReturnedHeaders,
+    TypedAddress,
+):
+    _public.__module__ = __name__
+del _public
 
 
 def parse(message: bytes | str | Message) -> Report | None:
@@ -101,8 +111,9 @@ def build(
     the envelope sender the report goes to. When an address is not ASCII the status part is
     RFC 6533 ``message/global-delivery-status`` with ``utf-8`` address types.
 
-    Raises :class:`DSNError` for misuse: no recipients, an unknown action, a status whose
-    class disagrees with the action, a field with a line break.
+    Raises :class:`smtpcore.DSNError` (a ``ValueError``) for misuse: no recipients, a field
+    with a line break; :class:`RecipientResult` refuses an unknown action or a status whose
+    class disagrees with it the same way.
     """
     return build_dsn(
         reporting_mta=reporting_mta,

@@ -249,15 +249,15 @@ def test_build_utf8_uses_global_delivery_status() -> None:
         ({"action": "bounced"}, "action"),
         ({"status": "4.1.1"}, "does not agree"),
         ({"status": "five"}, "enhanced status"),
-        ({"recipient": "bob@example.com\r\nBcc: x"}, "CR"),
+        ({"recipient": "bob@example.com\r\nBcc: x"}, "one non-empty line"),
         ({"will_retry_until": WHEN}, "delayed"),
     ],
 )
 def test_build_misuse_raises(changes: dict[str, object], message: str) -> None:
     base = {"recipient": "bob@example.com", "action": "failed", "status": "5.1.1"}
-    result = dsn.RecipientResult(**{**base, **changes})  # type: ignore[arg-type]
+    # A result that cannot make a valid DSN cannot be built at all.
     with pytest.raises(DSNError, match=message):
-        dsn.build(reporting_mta="relay.example.net", recipients=[result], date=WHEN)
+        dsn.RecipientResult(**{**base, **changes})  # type: ignore[arg-type]
 
 
 def test_build_needs_recipients() -> None:
