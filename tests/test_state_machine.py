@@ -350,6 +350,9 @@ class SessionMachine(RuleBasedStateMachine):
             assert server.next_event() is PAUSED, ev
             for reply in self._policy(ev, data):
                 self.client.receive_data(server.send(reply))
+                # after each reply, the client knows what the server knows
+                self._client_events()
+                assert self.client.state is server.state, (self.client.state, server.state)
         self._client_events()
         if self.closed:
             assert self.client.state is State.CLOSED and self.server.state is State.CLOSED
