@@ -20,6 +20,9 @@ __all__ = [
     "ADDRESS",
     "BOUNCE_SENDERS",
     "BOUNCE_SUBJECTS",
+    "NON_DELIVERY",
+    "WEAK_BOUNCE_SENDERS",
+    "WEAK_BOUNCE_SUBJECTS",
     "COMMANDS",
     "END_MARKERS",
     "FAMILIES",
@@ -148,26 +151,19 @@ RECIPIENT_LINES: Final = _all("recipient")
 SKIP_LINES: Final = _all("skip")
 
 # Who sends bounces, and what they call them: RFC 3464 §1 calls such a report a
-# "non-delivery notification"; these are the names MTAs give them in practice.
+# "non-delivery notification"; these are the names MTAs give them in practice. A sender or
+# subject here is enough to read a message as a bounce.
 BOUNCE_SENDERS: Final = (
     r"mailer-daemon",
     r"post_?master",
     r"mail delivery",
     r"mail administrator",
     r"mailmaster",
-    r"bounce",
-    r"\bdaemon\b",
+    r"\bbounces?\b",
     r"\bmdaemon\b",
-    r"\bsmtp\b",
-    r"administrator",
-    r"symantec",
-    r"messagelabs",
-    r"noreply",
-    r"no-reply",
 )
 BOUNCE_SUBJECTS: Final = (
     r"undeliver",
-    r"undelivered",
     r"returned mail",
     r"delivery (status|failure|failed|notification|problem|has failed)",
     r"failure notice",
@@ -175,14 +171,45 @@ BOUNCE_SUBJECTS: Final = (
     r"could not (be )?deliver",
     r"non.?delivery",
     r"delivery report",
-    r"\bbounce",
+    r"\bbounced?\b",
     r"mail system error",
     r"message not delivered",
-    r"rejected",
     r"warning: could not send",
     r"delayed mail",
     r"notice: mail",
-    r"error",
+    # localized Exchange / Outlook / Notes subjects
+    r"unzustellbar",
+    r"non remis",
+    r"no se puede entregar",
+    r"non recapitabile",
+    r"onbestelbaar",
+)
+# Weaker signs (an automated sender, an "error" subject): enough only together with a
+# non-delivery statement in the body.
+WEAK_BOUNCE_SENDERS: Final = (
+    r"no-?reply",
+    r"\bdaemon\b",
+    r"\bsmtp\b",
+    r"administrator",
+    r"symantec",
+    r"messagelabs",
+)
+WEAK_BOUNCE_SUBJECTS: Final = (r"error", r"rejected", r"\bmail\b", r"failure", r"returned")
+NON_DELIVERY: Final = (
+    r"could not be delivered",
+    r"couldn'?t be delivered",
+    r"was not delivered",
+    r"wasn'?t delivered",
+    r"undeliverable",
+    r"unable to deliver",
+    r"delivery (has )?failed",
+    r"failed to deliver",
+    r"permanent (error|failure)",
+    r"did not reach",
+    r"rejected by",
+    r"not be delivered",
+    r"returned to sender",
+    r"\b[45][0-9][0-9][ -][245]\.[0-9]{1,3}\.[0-9]{1,3}\b",
 )
 
 # Which SMTP command the quoted reply answered, as MTAs say it (Postfix "in reply to RCPT TO

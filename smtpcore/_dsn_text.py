@@ -27,9 +27,12 @@ from ._dsn_formats import (
     BOUNCE_SUBJECTS,
     COMMANDS,
     END_MARKERS,
+    NON_DELIVERY,
     RECIPIENT_LINES,
     SKIP_LINES,
     START_MARKERS,
+    WEAK_BOUNCE_SENDERS,
+    WEAK_BOUNCE_SUBJECTS,
 )
 from ._dsn_types import Diagnostic, RecipientStatus, ReturnedHeaders, TypedAddress
 from ._status import EnhancedStatus
@@ -43,6 +46,9 @@ _RCPT: Final = [re.compile(p, re.I) for p in RECIPIENT_LINES]
 _SKIP: Final = [re.compile(p, re.I) for p in SKIP_LINES]
 _SENDER: Final = re.compile("|".join(BOUNCE_SENDERS), re.I)
 _SUBJECT: Final = re.compile("|".join(BOUNCE_SUBJECTS), re.I)
+_WEAK_SENDER: Final = re.compile("|".join(WEAK_BOUNCE_SENDERS), re.I)
+_WEAK_SUBJECT: Final = re.compile("|".join(WEAK_BOUNCE_SUBJECTS), re.I)
+_NON_DELIVERY: Final = re.compile("|".join(NON_DELIVERY), re.I)
 _COMMANDS: Final = [(re.compile(p, re.I), verb) for p, verb in COMMANDS]
 _MAX_DIAG_LINES: Final = 12
 _HEADER_LINE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]")
@@ -150,17 +156,19 @@ def _recipient(address: str, diag: str, temporary: bool, command: str | None) ->
     )
 
 
-def looks_like_bounce(msg: Message) -> bool:
+def looks_like_bounce(msg: Message, text: str = "") -> bool:
+    """A bounce by its sender or subject, or by weaker signs plus a non-delivery statement."""
     sender = decode_header_value(raw_header(msg, "From") or "")
     subject = decode_header_value(raw_header(msg, "Subject") or "")
-    return bool(
-        _SENDER.search(sender) or _SUBJECT.search(subject) or raw_header(msg, "X-Failed-Recipients")
-    )
+    if _SENDER.search(sender) or _SUBJECT.search(subject) or raw_header(msg, "X-Failed-Recipients"):
+        return True
+    weak = _WEAK_SENDER.search(sender) or _WEAK_SUBJECT.search(subject)
+    return bool(weak and _NON_DELIVERY.search(text))
 
 
 def scan_text_bounce(msg: Message, text: str) -> list[RecipientStatus]:
     """Recipients and their failure details read from a non-RFC 3464 notice."""
-    if not looks_like_bounce(msg):
+    if not looks_like_bounce(msg, text):
         return []
     section, rest = _error_section(_lines(text))
     ignore = {a.lower() for a in _header_addresses(raw_header(msg, "To"))}

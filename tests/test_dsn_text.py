@@ -317,3 +317,31 @@ def parse_text(raw: bytes) -> str:
     from smtpcore._dsn_text import body_text
 
     return body_text(email.message_from_bytes(raw))
+
+
+def test_automated_mail_is_not_a_bounce_without_a_non_delivery_statement() -> None:
+    raw = (
+        "From: Build Server <noreply@ci.example.com>\nTo: dev@example.org\n"
+        "Subject: Error in nightly build\n\n"
+        "The job failed. Contact <ops@example.com>: we will look into it.\n"
+    )
+    assert dsn.parse(raw) is None
+    # The same automated sender saying it could not deliver is a bounce.
+    raw = raw.replace("The job failed.", "Your message could not be delivered to:\n").replace(
+        "Contact <ops@example.com>: we will look into it.", "<ops@example.com>: 550 5.1.1 unknown"
+    )
+    (ops,) = parse_ok(raw).recipients
+    assert (ops.address, str(ops.status)) == ("ops@example.com", "5.1.1")
+
+
+def test_localized_exchange_subject() -> None:
+    raw = (
+        "From: Microsoft Outlook <admin@example.de>\nTo: a@example.org\n"
+        "Subject: Unzustellbar: Angebot\n\n"
+        "Ihre Nachricht konnte nicht an folgende Empfänger zugestellt werden:\n\n"
+        "    uwe@example.de\n"
+        "Remote Server returned '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found'\n"
+    )
+    (uwe,) = parse_ok(raw).recipients
+    assert (uwe.address, str(uwe.status), uwe.reply_code) == ("uwe@example.de", "5.1.1", 550)
+    assert dsn.classify(uwe).reason == "userunknown"
