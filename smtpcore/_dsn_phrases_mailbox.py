@@ -30,6 +30,10 @@ MAILBOX_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "mailboxfull",
         (
+            r"postfach (ist )?voll",
+            r"boîte (aux lettres )?(est )?pleine",
+            r"buzón (está )?lleno",
+            r"casella (di posta )?piena",
             r"number of messages in recipient'?s mailbox exceeded",
             r"mailbox exceeded the local limit",
             r"exceeds allowed size",
@@ -56,7 +60,8 @@ MAILBOX_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"mailbox would exceed",
             r"recipient's mailbox is full",
         ),
-        "Postfix virtual(8) 'mailbox full'; Exim 'quota exceeded'; Gmail 'OverQuota'",
+        "Postfix virtual(8) 'mailbox full'; Exim 'quota exceeded'; Gmail 'OverQuota'; "
+        "localized NDRs",
     ),
     (
         "exceedlimit",
@@ -172,6 +177,13 @@ MAILBOX_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
     (
         "userunknown",
         (
+            r"utilisateur inconnu",
+            r"destinataire inconnu",
+            r"usuario desconocido",
+            r"unbekannte[rn]? (empfänger|benutzer)",
+            r"empfänger wurde nicht gefunden",
+            r"destinatario inesistente",
+            r"utente sconosciuto",
             r"and other recipients in the same domain",
             r"recipient address rejected: access denied",
             r"requested action not taken: mailbox unavailable",
@@ -214,6 +226,7 @@ MAILBOX_PHRASES: Final[list[tuple[str, tuple[str, ...], str]]] = [
             r"user (is )?not (found|here|known)",
         ),
         "RFC 3463 X.1.1; Postfix 'User unknown in ... table'; Sendmail 'User unknown'; "
+        "localized NDRs (French, Spanish, German, Italian); "
         "Exim 'Unknown user'; Gmail 'NoSuchUser'",
     ),
 ]
