@@ -104,7 +104,7 @@ FAMILIES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     # Microsoft Exchange 2003 / Outlook: "addr on <date>" then reasons; "did not reach".
     "exchange": {
         "start": (r"did not reach the following recipient", r"delivery has failed to these"),
-        "end": (r"^\s*diagnostic information for administrators",),
+        "end": (r"^\s*original message headers:?\s*$",),
         "recipient": (rf"^\s*{_A}\s+on\s+\S.*$", rf"^\s*{_A}\s*$"),
         "skip": (),
     },

@@ -345,3 +345,28 @@ def test_localized_exchange_subject() -> None:
     (uwe,) = parse_ok(raw).recipients
     assert (uwe.address, str(uwe.status), uwe.reply_code) == ("uwe@example.de", "5.1.1", 550)
     assert dsn.classify(uwe).reason == "userunknown"
+
+
+def test_office365_text_ndr_reads_the_administrators_section() -> None:
+    raw = (
+        "From: Microsoft Outlook <postmaster@example.onmicrosoft.com>\nTo: a@example.org\n"
+        "Subject: Undeliverable: Offer\n\n"
+        "Your message to vera@example.net couldn't be delivered.\n\n"
+        "Delivery has failed to these recipients or groups:\n\n"
+        "vera@example.net\n"
+        "The email address you entered couldn't be found.\n\n"
+        "Diagnostic information for administrators:\n\n"
+        "Generating server: DM5PR.example.prod.outlook.com\n\n"
+        "vera@example.net\n"
+        "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not "
+        "found by SMTP address lookup'\n\n"
+        "Original message headers:\n\n"
+        "From: a@example.org\nTo: vera@example.net\nSubject: Offer\n"
+    )
+    report = parse_ok(raw)
+    (vera,) = report.recipients
+    assert (vera.address, str(vera.status), vera.reply_code) == ("vera@example.net", "5.1.10", 550)
+    # RFC 7505 registered X.1.10 for null MX, but Exchange uses it for an unknown recipient.
+    assert dsn.classify(vera).reason == "userunknown"
+    assert report.returned_headers is not None
+    assert report.returned_headers.subject == "Offer"
