@@ -5,7 +5,10 @@ Everything here is tolerant: it never raises on junk, it returns what it can rea
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
+import quopri
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -116,7 +119,19 @@ def part_text(part: Message) -> str:
     payload = part.get_payload()
     if isinstance(payload, list):
         # message/* parts the parser split into sub-messages: rebuild their text.
-        return "\n\n".join(_message_text(sub) for sub in payload if isinstance(sub, Message))
+        text = "\n\n".join(_message_text(sub) for sub in payload if isinstance(sub, Message))
+        cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        if cte == "base64":
+            # A transfer-encoded status part (RFC 6522 allows it): the parser split the
+            # encoded text, so undo the encoding on what it saw.
+            try:
+                data = base64.b64decode("".join(text.split()), validate=False)
+            except (ValueError, binascii.Error):
+                return text
+            return decode_bytes(data, part.get_content_charset())
+        if cte == "quoted-printable":
+            return decode_bytes(quopri.decodestring(text.encode("utf-8", "surrogateescape")))
+        return text
     try:
         raw = part.get_payload(decode=True)
     except (ValueError, LookupError, AssertionError):

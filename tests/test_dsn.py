@@ -373,3 +373,28 @@ def test_build_is_deterministic() -> None:
     assert one == two
     later = dsn.build(**{**kwargs, "date": WHEN + timedelta(seconds=1)}).as_bytes()  # type: ignore[arg-type]
     assert later != one
+
+
+@pytest.mark.parametrize("encoding", ["base64", "quoted-printable"])
+def test_transfer_encoded_status_part(encoding: str) -> None:
+    import base64
+    import quopri
+
+    fields = (
+        b"Reporting-MTA: dns; mx.example.net\n\n"
+        b"Final-Recipient: rfc822; a@example.com\nAction: failed\nStatus: 5.2.2\n"
+        b"Diagnostic-Code: smtp; 552 5.2.2 mailbox full, please try again much later\n"
+    )
+    body = base64.encodebytes(fields) if encoding == "base64" else quopri.encodestring(fields)
+    raw = (
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
+        b"--B\nContent-Type: message/delivery-status\nContent-Transfer-Encoding: "
+        + encoding.encode()
+        + b"\n\n"
+        + body
+        + b"\n--B--\n"
+    )
+    report = parse_ok(raw)
+    assert report.reporting_mta == "mx.example.net"
+    (rcpt,) = report.recipients
+    assert (rcpt.address, str(rcpt.status), rcpt.reply_code) == ("a@example.com", "5.2.2", 552)
