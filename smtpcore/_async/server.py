@@ -49,7 +49,7 @@ from .._events import (
 )
 from .._server import ServerConnection
 from .._state import State
-from .._status import TIMEOUT, StatusHint
+from .._status import LOCAL_ERROR, TIMEOUT, StatusHint
 
 __all__ = ["AsyncHandler", "AsyncServerSession"]
 
@@ -216,6 +216,17 @@ class AsyncServerSession:
         )
 
     async def _dispatch(self, event: Event) -> None:
+        try:
+            await self._dispatch_event(event)
+        except SMTPCoreError:
+            raise
+        except Exception:
+            log.exception("handler failed on %s", type(event).__name__)
+            if self.conn.replies_owed:
+                for _ in range(self.conn.replies_owed):
+                    self._reply(Reply.from_hint(LOCAL_ERROR))
+
+    async def _dispatch_event(self, event: Event) -> None:
         conn, handler, session = self.conn, self.handler, self.session
         if isinstance(event, MessageData):
             self._body += event.data
@@ -292,7 +303,13 @@ class AsyncServerSession:
             for _ in range(owed):
                 self._reply(Reply.from_hint(conn.refusal))
             return
-        result = await self.handler.handle_message(self.session, self.envelope(), data)
+        try:
+            result = await self.handler.handle_message(self.session, self.envelope(), data)
+        except Exception:
+            # A broken handler must not drop the connection or lose the message silently:
+            # the client is told to try again later (RFC 5321 §4.2.3, 451).
+            log.exception("handle_message failed")
+            result = Reply.from_hint(LOCAL_ERROR)
         if result is None:
             replies: Sequence[Reply] = [Reply.of(250, "OK: queued", "2.0.0")]
         elif isinstance(result, Reply):

@@ -1,0 +1,5 @@
+"""``python -m smtpcore``."""
+
+from ._cli import main
+
+raise SystemExit(main())
