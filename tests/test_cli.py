@@ -71,7 +71,7 @@ def maildir_messages(path: Path) -> list[bytes]:
     if not path.exists():
         return []
     box = mailbox.Maildir(str(path), create=False)
-    return [bytes(box.get_bytes(key)) for key in box.keys()]
+    return [bytes(box.get_bytes(key)) for key in box.iterkeys()]
 
 
 def test_readme_main_job_stores_mail_in_the_maildir(tmp_path: Path) -> None:
@@ -280,8 +280,7 @@ def test_spool_survives_a_restart(tmp_path: Path) -> None:
         assert wait_for(lambda: "status=deferred" in log.read_text())
     assert list((tmp_path / "spool").glob("*.json")), "the deferred message left the spool"
     rec = Recorder()
-    with async_server_thread(recorder=rec, port=dead_port) as (_srv, _):
-        with serve(tmp_path, *args) as (_port, log2):
-            assert wait_for(lambda: len(rec.messages) == 1, 30)
-            assert wait_for(lambda: not list((tmp_path / "spool").glob("*.json")))
+    with async_server_thread(recorder=rec, port=dead_port), serve(tmp_path, *args):
+        assert wait_for(lambda: len(rec.messages) == 1, 30)
+        assert wait_for(lambda: not list((tmp_path / "spool").glob("*.json")))
     assert b"keep me" in rec.messages[0].data
