@@ -120,7 +120,8 @@ class ClientConnection(ConnectionBase):
         self._expect(step, event)
         if isinstance(event, Bdat):
             self._chunk_left = event.size
-            self._chunk_cmd = event
+            # "BDAT 0 LAST" (RFC 3030 §2) has no data to wait for
+            self._chunk_cmd = event if event.size else None
         return out
 
     def _check_send(self, cmd: Command, step: str) -> None:
