@@ -516,3 +516,21 @@ def test_lmtp_states_agree_after_every_reply(by_chunk: bool) -> None:
         expected = before if i < 2 else State.READY
         assert pair.server.state is expected and pair.client.state is expected
     assert pair.client.accepted_recipients == 0 and pair.client.pending == ()
+
+
+def test_empty_last_chunk_leaves_no_chunk_open() -> None:
+    # RFC 3030 §2: "BDAT 0 LAST" ends a message with no octets; the next transaction may
+    # use DATA and its message data must not be taken for chunk data.
+    pair = pair_in(State.RCPT)
+    events = pair.client_send(Bdat(size=0, last=True))
+    assert isinstance(events[-1], EndOfMessage) and events[-1].size == 0
+    answer(pair, Reply.of(250, "ok"))
+    for events_, reply in [
+        (STEP_EVENTS["MAIL"], Reply.of(250, "ok")),
+        (STEP_EVENTS["RCPT"], Reply.of(250, "ok")),
+        ([Data()], Reply.of(354, "go")),
+    ]:
+        pair.client_send(*events_)
+        answer(pair, reply)
+    events = pair.client_send(MessageData(data=b"hello\r\n"), EndOfMessage())
+    assert isinstance(events[-1], EndOfMessage) and events[-1].size == 7

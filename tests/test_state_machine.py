@@ -285,7 +285,8 @@ class SessionMachine(RuleBasedStateMachine):
     @rule(body=BODIES, last=st.booleans())
     def client_sends_chunk(self, body: bytes, last: bool) -> None:
         bdat = Bdat(size=len(body), last=last)
-        wire = self._try_send(bdat, MessageData(data=body))
+        # an empty chunk (RFC 3030 §2: "BDAT 0 LAST") needs no MessageData at all
+        wire = self._try_send(bdat, MessageData(data=body)) if body else self._try_send(bdat)
         if wire is None:
             return
         self.sent.append(step_of(bdat))
