@@ -179,9 +179,11 @@ class SessionMachine(RuleBasedStateMachine):
         try:
             for event in events:
                 wire += self.client.send(event)
-        except LocalProtocolError:
+        except LocalProtocolError as exc:
             # any error moves that side into ERROR, nothing is half-sent (DESIGN.md)
             assert self.client.state is State.ERROR
+            # ... and only a real misuse is refused
+            assert not self._must_accept(backup, events), (events, exc)
             with_error = self.client
             self.client = backup
             self.misuses += 1
@@ -193,6 +195,33 @@ class SessionMachine(RuleBasedStateMachine):
                 raise AssertionError("a client in ERROR sent bytes") from None
             return None
         return wire
+
+    def _must_accept(self, client: ClientConnection, events: tuple[Event, ...]) -> bool:
+        """A model of the simple cases the client must accept: nothing pending, and the
+        step is in the table for the state the client is in (RFC 5321 §4.1.4)."""
+        caps = client.capabilities
+        if client.pending or client.state not in (*TRANSITIONS_STATES, State.AUTH, State.DATA):
+            return False
+        first = events[0]
+        if isinstance(first, MessageData):
+            return client.state is State.DATA and all(
+                isinstance(e, (MessageData, EndOfMessage)) for e in events
+            )
+        if not isinstance(first, Command) or client.state is State.DATA:
+            return False
+        if (client.state, step_of(first)) not in TRANSITIONS:
+            return False
+        if isinstance(first, (Ehlo, Helo)) and client.lmtp:
+            return False
+        if isinstance(first, Lhlo) and not client.lmtp:
+            return False
+        if isinstance(first, Bdat):
+            return (
+                caps is not None
+                and caps.chunking
+                and sum(len(e.data) for e in events if isinstance(e, MessageData)) == first.size
+            )
+        return caps is not None or isinstance(first, (Ehlo, Helo, Lhlo, Rset, Noop, Quit))
 
     def _idle(self) -> bool:
         return not self.client.pending and self.server.replies_owed == 0
@@ -265,9 +294,9 @@ class SessionMachine(RuleBasedStateMachine):
                 return
             choice = data.draw(st.sampled_from(choices[state]))
             if choice == "message":
-                self.client_sends_message(b"hello\r\n")
+                self.client_sends_message(data.draw(BODIES))
             elif choice == "chunk":
-                self.client_sends_chunk(b"hello\r\n", data.draw(st.booleans()))
+                self.client_sends_chunk(data.draw(BODIES), data.draw(st.booleans()))
             else:
                 assert isinstance(choice, Command)
                 self.client_sends(choice)
@@ -422,7 +451,7 @@ class SessionMachine(RuleBasedStateMachine):
 TRANSITIONS_STATES = frozenset({State.HELLO, State.READY, State.MAIL, State.RCPT, State.BDAT})
 
 SessionMachine.TestCase.settings = settings(
-    max_examples=200,
+    max_examples=300,
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
