@@ -1,0 +1,116 @@
+"""Client contenders for benchmarks/run.py, one per subprocess.
+
+    python benchmarks/_clients.py KIND --port P --count N --size OCTETS [--conns C]
+
+KIND is smtplib, smtpcore-sync, aiosmtplib or smtpcore-async. The message is built before
+the clock starts; the client connects (``--conns`` connections, asyncio kinds only), sends
+``--count`` messages in all over them, says QUIT, and prints one JSON line: wall seconds and
+CPU seconds (this process's own ``getrusage``) of the sending, and the peak RSS in KiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SENDER = "bench@source.example"
+RECIPIENT = "sink@sink.example"
+
+
+def make_message(size: int) -> bytes:
+    """Headers and ``size`` octets of 76-character text lines (no line starts with ".")."""
+    head = (
+        f"From: <{SENDER}>\r\nTo: <{RECIPIENT}>\r\nSubject: benchmark\r\n"
+        "Message-ID: <bench@source.example>\r\n\r\n"
+    ).encode()
+    line = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijkl\r\n"
+    body = line * (size // len(line) + 1)
+    return head + body[:size].rstrip(b"\r\n") + b"\r\n"
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def split(count: int, conns: int) -> list[int]:
+    return [count // conns + (1 if i < count % conns else 0) for i in range(conns)]
+
+
+def run_smtplib(port: int, count: int, message: bytes) -> None:
+    import smtplib
+
+    with smtplib.SMTP("127.0.0.1", port) as client:
+        for _ in range(count):
+            client.sendmail(SENDER, [RECIPIENT], message)
+
+
+def run_smtpcore_sync(port: int, count: int, message: bytes) -> None:
+    from smtpcore.sync import SMTPClient
+
+    with SMTPClient("127.0.0.1", port, tls_policy="none") as client:
+        for _ in range(count):
+            client.send_message(message, SENDER, [RECIPIENT])
+
+
+async def run_aiosmtplib(port: int, count: int, message: bytes, conns: int) -> None:
+    import aiosmtplib
+
+    async def worker(n: int) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        async with client:
+            for _ in range(n):
+                await client.sendmail(SENDER, [RECIPIENT], message)
+
+    await asyncio.gather(*(worker(n) for n in split(count, conns)))
+
+
+async def run_smtpcore_async(port: int, count: int, message: bytes, conns: int) -> None:
+    from smtpcore.aio import AsyncSMTPClient
+
+    async def worker(n: int) -> None:
+        async with AsyncSMTPClient("127.0.0.1", port, tls_policy="none") as client:
+            for _ in range(n):
+                await client.send_message(message, SENDER, [RECIPIENT])
+
+    await asyncio.gather(*(worker(n) for n in split(count, conns)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    kinds = ["smtplib", "smtpcore-sync", "aiosmtplib", "smtpcore-async"]
+    parser.add_argument("kind", choices=kinds)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--conns", type=int, default=1)
+    args = parser.parse_args(argv)
+    message = make_message(args.size)
+    # Import the contender before the clock starts: start-up is not per-message cost.
+    modules = {"smtpcore-sync": "smtpcore.sync", "smtpcore-async": "smtpcore.aio"}
+    importlib.import_module(modules.get(args.kind, args.kind))
+    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+    if args.kind == "smtplib":
+        run_smtplib(args.port, args.count, message)
+    elif args.kind == "smtpcore-sync":
+        run_smtpcore_sync(args.port, args.count, message)
+    elif args.kind == "aiosmtplib":
+        asyncio.run(run_aiosmtplib(args.port, args.count, message, args.conns))
+    else:
+        asyncio.run(run_smtpcore_async(args.port, args.count, message, args.conns))
+    wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"wall": wall, "cpu": cpu, "maxrss_kib": maxrss, "octets": len(message)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

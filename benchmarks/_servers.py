@@ -1,0 +1,112 @@
+"""Server contenders for benchmarks/run.py, one per subprocess.
+
+    python benchmarks/_servers.py smtpcore|aiosmtpd
+
+Binds 127.0.0.1 port 0, prints one JSON line ``{"port", "cpu", "rss_kib"}`` (CPU seconds and
+resident memory at readiness, so the parent can subtract start-up costs), serves until
+SIGTERM, then prints ``{"messages", "octets"}`` and exits 0. The parent reads the process's
+CPU time and peak RSS with ``os.wait4``.
+
+Both handlers take each message whole (as ``bytes``), count it and drop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+MAX_MESSAGE = 256 * 1024 * 1024  # both contenders accept the 100 MiB scenario
+
+
+def rss_kib() -> int:
+    """Current resident set size of this process (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize() // 1024
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.messages = 0
+        self.octets = 0
+
+    def add(self, size: int) -> None:
+        self.messages += 1
+        self.octets += size
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def serve_smtpcore(counter: Counter) -> asyncio.AbstractServer | Any:
+    from smtpcore._config import Limits, ServerConfig
+    from smtpcore.aio import AsyncHandler, AsyncSMTPServer
+
+    class Handler(AsyncHandler):
+        async def handle_message(self, session: Any, envelope: Any, data: bytes) -> None:
+            counter.add(len(data))
+
+    config = ServerConfig(hostname="bench.smtpcore", limits=Limits(message_size=MAX_MESSAGE))
+    server = AsyncSMTPServer(Handler(), "127.0.0.1", 0, config=config, max_connections=5000)
+    await server.start()
+    return server
+
+
+async def serve_aiosmtpd(counter: Counter) -> Any:
+    from aiosmtpd.smtp import SMTP
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            counter.add(len(envelope.content))
+            return "250 OK"
+
+    handler = Handler()
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: SMTP(handler, data_size_limit=MAX_MESSAGE, hostname="bench.aiosmtpd"),
+        "127.0.0.1",
+        0,
+    )
+
+
+async def main(kind: str) -> None:
+    raise_fd_limit()
+    counter = Counter()
+    if kind == "smtpcore":
+        server = await serve_smtpcore(counter)
+        port = server.port
+    elif kind == "aiosmtpd":
+        server = await serve_aiosmtpd(counter)
+        port = server.sockets[0].getsockname()[1]
+    else:
+        raise SystemExit(f"unknown server {kind!r}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    print(json.dumps({"port": port, "cpu": cpu_seconds(), "rss_kib": rss_kib()}), flush=True)
+    await stop.wait()
+    if kind == "smtpcore":
+        await server.close(grace=0.5)
+    else:
+        server.close()
+        await server.wait_closed()
+    print(json.dumps({"messages": counter.messages, "octets": counter.octets}), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
