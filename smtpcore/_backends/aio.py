@@ -21,11 +21,16 @@ _HIGH_WATER = 256 * 1024  # pause reading beyond this much unread data
 
 
 class StreamProtocol(asyncio.Protocol):
-    """Buffers what arrives and lets one reader wait for it."""
+    """Buffers what arrives and lets one reader wait for it.
+
+    What arrives is kept as the transport's own ``bytes`` objects, so that a read which takes
+    everything (the usual case) hands the very object over without copying it.
+    """
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
+        self._chunks: list[bytes] = []
+        self._size = 0
         self.eof = False
         self.exc: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -33,14 +38,22 @@ class StreamProtocol(asyncio.Protocol):
         self._write_paused = False
         self._read_paused = False
 
+    @property
+    def buffered(self) -> int:
+        """How many octets arrived and were not taken yet."""
+        return self._size
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        self._wake()
-        if len(self.buffer) > _HIGH_WATER and not self._read_paused and self.transport:
+        self._chunks.append(data)
+        self._size += len(data)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self._size > _HIGH_WATER and not self._read_paused and self.transport:
             self._read_paused = True
             self.transport.pause_reading()
 
@@ -68,31 +81,62 @@ class StreamProtocol(asyncio.Protocol):
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def wait_readable(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._waiter = loop.create_future()
+    async def wait_readable(self, timeout: float | None) -> None:
+        """Until data or EOF is there (at once when it already is); TimeoutError after
+        ``timeout`` seconds."""
+        if self._size or self.eof:
+            return
+        self._waiter = fut = asyncio.get_running_loop().create_future()
         try:
-            await self._waiter
+            await _wait(fut, timeout)
         finally:
             self._waiter = None
 
-    async def drain(self) -> None:
+    async def drain(self, timeout: float | None) -> None:
         if not self._write_paused or self.eof:
             return
-        loop = asyncio.get_running_loop()
-        self._drain = loop.create_future()
+        self._drain = fut = asyncio.get_running_loop().create_future()
         try:
-            await self._drain
+            await _wait(fut, timeout)
         finally:
             self._drain = None
 
     def take(self, max_bytes: int) -> bytes:
-        data = bytes(self.buffer[:max_bytes])
-        del self.buffer[:max_bytes]
-        if self._read_paused and len(self.buffer) < _HIGH_WATER // 2 and self.transport:
+        chunks = self._chunks
+        if self._size <= max_bytes:
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            chunks.clear()
+        else:
+            joined = b"".join(chunks)
+            data = joined[:max_bytes]
+            chunks[:] = [joined[max_bytes:]]
+        self._size -= len(data)
+        if self._read_paused and self._size < _HIGH_WATER // 2 and self.transport:
             self._read_paused = False
             self.transport.resume_reading()
         return data
+
+    def discard(self) -> None:
+        self._chunks.clear()
+        self._size = 0
+
+
+def _expire(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
+
+
+async def _wait(fut: asyncio.Future[None], timeout: float | None) -> None:
+    """Await ``fut``, failing with TimeoutError after ``timeout`` seconds: one timer handle,
+    where ``asyncio.wait_for`` would also create a task per call."""
+    if timeout is None:
+        await fut
+        return
+    handle = asyncio.get_running_loop().call_later(timeout, _expire, fut)
+    try:
+        await fut
+    finally:
+        handle.cancel()
 
 
 class AsyncIOStream(AsyncStream):
@@ -106,10 +150,10 @@ class AsyncIOStream(AsyncStream):
 
     async def read(self, max_bytes: int, timeout: float | None) -> bytes:
         proto = self._protocol
-        if not proto.buffer and not proto.eof:
+        if not proto.buffered and not proto.eof:
             with map_errors("read"):
-                await asyncio.wait_for(proto.wait_readable(), timeout)
-        if proto.buffer:
+                await proto.wait_readable(timeout)
+        if proto.buffered:
             return proto.take(max_bytes)
         if proto.exc is not None:
             with map_errors("read"):
@@ -123,7 +167,7 @@ class AsyncIOStream(AsyncStream):
             if self._transport.is_closing():
                 raise ConnectionResetError("connection closed")
             self._transport.write(data)
-            await asyncio.wait_for(self._protocol.drain(), timeout)
+            await self._protocol.drain(timeout)
 
     async def start_tls(
         self,
@@ -134,12 +178,12 @@ class AsyncIOStream(AsyncStream):
         timeout: float | None = None,
     ) -> AsyncIOStream:
         proto = self._protocol
-        if proto.buffer:
+        if proto.buffered:
             # Bytes that arrived in plaintext after STARTTLS: never processed as if they had
             # come over TLS (CVE-2011-0411 on servers; response injection on clients).
             if not server_side:
                 raise TLSError("the server sent plaintext data behind its 220 to STARTTLS")
-            proto.buffer.clear()
+            proto.discard()
         loop = asyncio.get_running_loop()
         with map_errors("tls"):
             transport = await loop.start_tls(
@@ -169,9 +213,10 @@ class AsyncIOStream(AsyncStream):
         for _ in range(3):
             if proto.eof and transport.is_closing():
                 break
+            proto.discard()  # unread data is of no use now; wait for what comes next
             try:
-                await asyncio.wait_for(proto.wait_readable(), 0.5)
-            except (asyncio.TimeoutError, TimeoutError):
+                await proto.wait_readable(0.5)
+            except TimeoutError:
                 break
         if not proto.eof:
             transport.abort()
