@@ -68,8 +68,9 @@ from smtpcore import (
     UnknownCommand,
     Vrfy,
 )
-from smtpcore._commands import format_command
+from smtpcore._commands import format_command, mail_param_items
 from smtpcore._connection import step_of
+from smtpcore._extensions import parameter_allowed
 from smtpcore._state import TRANSITIONS
 
 A = Address.parse
@@ -221,6 +222,12 @@ class SessionMachine(RuleBasedStateMachine):
                 and caps.chunking
                 and sum(len(e.data) for e in events if isinstance(e, MessageData)) == first.size
             )
+        if isinstance(first, Mail):  # RFC 5321 §4.1.1.11: only advertised parameters
+            assert caps is not None
+            items = mail_param_items(first.params)
+            return all(parameter_allowed(caps, "MAIL", k, v) for k, v in items)
+        if isinstance(first, Auth):  # RFC 4954 §4: a mechanism the server offers
+            return caps is not None and first.mechanism in caps.auth_mechanisms
         return caps is not None or isinstance(first, (Ehlo, Helo, Lhlo, Rset, Noop, Quit))
 
     def _idle(self) -> bool:
