@@ -90,13 +90,18 @@ def _wrap(text: str, prefix: str, width: int) -> list[str]:
     first = True
     while rest:
         room = width - (0 if first else len(prefix))
+        raw = rest.encode("utf-8")
         chunk = rest
-        # never cut inside the enhanced code at the start of the first piece: that would
-        # leave a line holding the code and no text (RFC 2034 §4: the code precedes text)
-        floor = len(prefix) if first else 0
-        while len(chunk.encode("utf-8")) > room:
-            cut = chunk.rfind(" ", 0, len(chunk) - 1)
-            chunk = chunk[:cut] if cut > floor else chunk[: max(1, len(chunk) - 1)]
+        if len(raw) > room:
+            # the longest prefix that fits, whole characters only (one slice, not a loop per
+            # character: a long unbroken line must not cost quadratic time)
+            chunk = raw[:room].decode("utf-8", "ignore")
+            # never cut inside the enhanced code at the start of the first piece: that would
+            # leave a line holding the code and no text (RFC 2034 §4: the code precedes text)
+            floor = len(prefix) if first else 0
+            cut = chunk.rfind(" ")
+            if raw[room : room + 1] != b" " and cut > floor:
+                chunk = chunk[:cut]
         out.append(chunk if first else prefix + chunk)
         rest = rest[len(chunk) :].lstrip(" ")
         first = False
