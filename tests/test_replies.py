@@ -249,3 +249,15 @@ def test_format_then_assemble_is_identity(reply: Reply) -> None:
         return "".join(line.removeprefix(prefix).replace(" ", "") for line in lines)
 
     assert content(back.lines) == content(reply.lines)
+
+
+def test_very_long_unbroken_line_wraps_in_linear_time() -> None:
+    # 100 000 octets without a space: cut hard into full lines (formerly quadratic: the
+    # wrapper shrank the piece one character at a time)
+    text = "x" * 100_000
+    wire = format_reply(Reply.of(250, text))
+    lines = wire.split(b"\r\n")[:-1]
+    assert all(len(line) + 2 <= MAX_REPLY_LINE for line in lines)
+    assert len(lines) == -(-100_000 // (MAX_REPLY_LINE - 6))
+    [back] = assemble(wire, Limits(reply_lines=1000, reply_octets=200_000))
+    assert "".join(back.lines) == text
