@@ -196,6 +196,11 @@ class _AcceptingProtocol(StreamProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        if self._owner.implicit_tls:
+            # Nothing may be read as plaintext before the TLS layer takes over: the
+            # ClientHello must reach it, not our buffer (loop.start_tls resumes reading).
+            assert isinstance(transport, asyncio.Transport)
+            transport.pause_reading()
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
