@@ -44,8 +44,9 @@ from smtpcore import (
     State,
 )
 from smtpcore._data import DataEncoder
+from smtpcore._replies import format_reply
 from tests.helpers import drain_auto, feed_all_splits
-from tests.strategies import message_bodies
+from tests.strategies import message_bodies, replies
 
 CAPS = Capabilities.build(
     domain="mx.example",
@@ -442,3 +443,30 @@ def test_end_of_chunk_size_counts_octets() -> None:
     events = assert_split_invariant(feed_all_splits(make_server(), wire))
     assert EndOfChunk(size=3) in events and isinstance(events[-1], EndOfMessage)
     assert events[-1].size == 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(replies(), min_size=1, max_size=8), st.lists(st.integers(0, 100_000), max_size=30))
+def test_client_replies_random_splits(answers: list[Reply], cuts: list[int]) -> None:
+    """Long pipelined reply streams (multi-line, wrapped, enhanced codes) give the same
+    replies, matched to the same commands, however they are cut."""
+    answers = [
+        r if r.code < 300 or r.code >= 400 else Reply(code=250, lines=r.lines) for r in answers
+    ]
+    rcpts = [Rcpt(forward_path=Address.parse(f"r{i}@mx.example")) for i in range(len(answers))]
+
+    def make() -> ClientConnection:
+        return client_after(Mail(reverse_path=None), *rcpts)
+
+    wire = b"250 ok\r\n" + b"".join(format_reply(r) for r in answers)
+    runs = []
+    for pieces in ([wire], cut(wire, cuts)):
+        client = make()
+        got: list[Event] = []
+        for piece in pieces:
+            client.receive_data(piece)
+            got.extend(drain_auto(client))
+        runs.append(got)
+    assert runs[0] == runs[1]
+    assert [r.command for r in runs[0]] == ["MAIL"] + ["RCPT"] * len(answers)  # type: ignore[attr-defined]
+    assert [r.code for r in runs[0][1:]] == [r.code for r in answers]  # type: ignore[attr-defined]
