@@ -23,6 +23,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -172,6 +173,8 @@ class Postfix:
     relay_port: int
     trace_port: int
     ca_pem: Path
+    cert_pem: Path
+    key_pem: Path
     version: str
     _log_offset: int = field(default=0)
 
@@ -218,6 +221,13 @@ class Postfix:
             timeout=30,
             check=True,
         )
+
+    def server_tls_context(self) -> ssl.SSLContext:
+        """A server context with the instance's certificate (localhost, 127.0.0.1), which
+        Postfix's SMTP client verifies against its CA."""
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(str(self.cert_pem), str(self.key_pem))
+        return ctx
 
     def queue_ids(self) -> list[str]:
         """Queue ids of every message still queued (``postqueue -j``)."""
@@ -362,6 +372,8 @@ def run_postfix(*, relay_port: int, trace_port: int) -> Iterator[Postfix]:
         relay_port=relay_port,
         trace_port=trace_port,
         ca_pem=ca_pem,
+        cert_pem=cert,
+        key_pem=key,
         version=version,
     )
     with registered_config_dir(etc):
