@@ -1,0 +1,69 @@
+"""The PROXY protocol header parser (HAProxy proxy-protocol.txt, v1 and v2)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from smtpcore._proxy import V2_SIGNATURE, ProxyProtocolError, parse_proxy_header
+
+
+def test_v1_examples_from_the_spec() -> None:
+    line = b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n"
+    info, used = parse_proxy_header(line + b"EHLO x\r\n")  # type: ignore[misc]
+    assert used == len(line)
+    assert info.source == ("192.168.0.1", 56324) and info.destination == ("192.168.0.11", 443)
+    info, _ = parse_proxy_header(b"PROXY TCP6 2001:db8::1 2001:db8::2 1 25\r\n")  # type: ignore[misc]
+    assert info.source == ("2001:db8::1", 1)
+    info, _ = parse_proxy_header(b"PROXY UNKNOWN\r\n")  # type: ignore[misc]
+    assert info.source is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\n",
+        b"PROXY TCP4 2001:db8::1 5.6.7.8 1 2\r\n",
+        b"PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
+        b"PROXY " + b"x" * 200,
+        b"EHLO client.example\r\n",
+        V2_SIGNATURE + b"\x31\x11\x00\x00",
+    ],
+)
+def test_malformed_headers_raise(bad: bytes) -> None:
+    with pytest.raises(ProxyProtocolError):
+        parse_proxy_header(bad)
+
+
+def test_v2_ipv4_and_ipv6_and_local() -> None:
+    body = struct.pack("!4s4sHH", bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]), 1234, 25)
+    tlv = b"\x01\x00\x02h2"  # an ALPN TLV: skipped
+    data = V2_SIGNATURE + b"\x21\x11" + struct.pack("!H", len(body) + len(tlv)) + body + tlv
+    info, used = parse_proxy_header(data + b"rest")  # type: ignore[misc]
+    assert used == len(data) and info.source == ("10.0.0.1", 1234) and info.version == 2
+    body6 = struct.pack("!16s16sHH", b"\x20\x01\x0d\xb8" + b"\0" * 11 + b"\1", b"\0" * 16, 9, 25)
+    info, _ = parse_proxy_header(V2_SIGNATURE + b"\x21\x21\x00\x24" + body6)  # type: ignore[misc]
+    assert info.source == ("2001:db8::1", 9)
+    info, _ = parse_proxy_header(V2_SIGNATURE + b"\x20\x00\x00\x00")  # type: ignore[misc]
+    assert info.source is None
+
+
+def test_partial_headers_ask_for_more() -> None:
+    full = b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n"
+    for i in range(len(full)):
+        assert parse_proxy_header(full[:i]) is None
+    v2 = V2_SIGNATURE + b"\x21\x11\x00\x0c" + b"\x01" * 12
+    for i in range(len(v2)):
+        assert parse_proxy_header(v2[:i]) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=120))
+def test_arbitrary_bytes_never_crash(data: bytes) -> None:
+    try:
+        parse_proxy_header(data)
+    except ProxyProtocolError:
+        pass
