@@ -365,3 +365,23 @@ def test_client_refuses_crlf_injection_before_sending() -> None:
             with pytest.raises(LocalProtocolError):
                 client.vrfy("x\r\nQUIT")
         assert rec.messages == []
+
+
+def test_clients_over_a_socket_the_caller_connected() -> None:
+    # The route for SOCKS proxies and UNIX sockets (aiosmtplib#19, cpython#73873).
+    with async_server_thread() as (server, rec):
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        with SMTPClient(sock=sock, tls_policy="none") as client:
+            client.send_message(BODY, "a@example.org", ["b@example.net"])
+
+        async def go() -> None:
+            sock2 = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            sock2.setblocking(False)
+            async with AsyncSMTPClient(sock=sock2, tls_policy="none") as client:
+                await client.send_message(BODY, "a@example.org", ["c@example.net"])
+
+        asyncio.run(go())
+    assert [m.envelope.recipients for m in rec.messages] == [
+        (A("b@example.net"),),
+        (A("c@example.net"),),
+    ]

@@ -8,7 +8,7 @@ from typing import Any
 
 from .base import SyncStream, map_errors
 
-__all__ = ["SocketStream", "connect_tcp"]
+__all__ = ["SocketStream", "connect_tcp", "wrap_socket"]
 
 
 class SocketStream(SyncStream):
@@ -94,4 +94,12 @@ def connect_tcp(
             (host, port), timeout=timeout, source_address=source_address
         )
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return SocketStream(sock)
+
+
+def wrap_socket(sock: socket.socket, *, timeout: float | None = None) -> SocketStream:
+    """A stream over a socket the user connected (a UNIX socket, a SOCKS proxy, ...)."""
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.settimeout(timeout)
     return SocketStream(sock)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,7 +18,7 @@ from typing import Any, BinaryIO, Literal
 
 from .. import sasl
 from .._addresses import Address
-from .._backends.sync import connect_tcp
+from .._backends.sync import connect_tcp, wrap_socket
 from .._backends.base import SyncStream, tls_info
 from .._client import ClientConnection
 from .._config import ClientConfig, Timeouts
@@ -97,6 +98,7 @@ class SMTPClient:
         port: int = 25,
         *,
         stream: SyncStream | None = None,
+        sock: socket.socket | None = None,
         local_hostname: str | None = None,
         source_address: tuple[str, int] | None = None,
         implicit_tls: bool = False,
@@ -111,8 +113,8 @@ class SMTPClient:
         timeouts: Timeouts | None = None,
         config: ClientConfig | None = None,
     ) -> None:
-        if host is None and stream is None:
-            raise LocalProtocolError("give a host to connect to, or a connected stream")
+        if host is None and stream is None and sock is None:
+            raise LocalProtocolError("give a host to connect to, a connected socket or a stream")
         self.host = host
         self.port = port
         self.local_hostname = local_hostname or "localhost"
@@ -132,6 +134,7 @@ class SMTPClient:
             cfg = ClientConfig(limits=cfg.limits, lmtp=True, strict_replies=cfg.strict_replies)
         self.config = cfg
         self._stream: SyncStream | None = stream
+        self._sock = sock
         self._conn = ClientConnection(config=cfg, tls=implicit_tls and stream is not None)
         self._deadline: float | None = None
         self.last_reply: Reply | None = None
@@ -166,6 +169,12 @@ class SMTPClient:
         t = self.timeouts
         if t.total is not None:
             self._deadline = time.monotonic() + t.total
+        if self._stream is None and self._sock is not None:
+            # A socket the caller connected: through a SOCKS proxy, over a UNIX socket, ...
+            sock, self._sock = self._sock, None
+            self._stream = wrap_socket(sock, timeout=self._timeout(t.connect))
+            if self.implicit_tls:
+                self._tls_handshake(implicit=True)
         if self._stream is None:
             assert self.host is not None
             self._stream = connect_tcp(
