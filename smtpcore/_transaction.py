@@ -49,7 +49,11 @@ class RecipientOutcome:
 
     @property
     def reply(self) -> Reply | None:
-        if self.rcpt_reply is None:
+        # RFC 2920 §3.1: after a refused MAIL, the pipelined RCPT fails only because of it
+        # (typically "503 need MAIL"): the MAIL reply is the cause to report.
+        if self.rcpt_reply is None or (
+            self.mail_reply is not None and not self.mail_reply.is_positive
+        ):
             return self.mail_reply
         if self.rcpt_reply.is_positive and self.data_reply is not None:
             return self.data_reply

@@ -302,10 +302,6 @@ def test_size_limit_refused_at_mail(flavour: str, pf: Postfix) -> None:
     pf.wait_log(r"disconnect from .* ehlo=1 mail=0/1 rcpt=0/1 (data=0/1 )?noop=1 quit=1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="smtpcore bug: a refused MAIL is reported as the pipelined RCPT's 503 'need MAIL'",
-)
 @flavours
 def test_refused_mail_is_the_error_raised(flavour: str, pf: Postfix) -> None:
     # RFC 2920 §3.1: with MAIL refused, the RCPT and DATA that followed it in the same group
