@@ -114,15 +114,15 @@ class NetworkError(SMTPCoreError, OSError):
 
 
 class ConnectError(NetworkError):
-    pass
+    """Opening the connection failed (refused, unreachable, name not found)."""
 
 
 class ReadError(NetworkError):
-    pass
+    """Reading from the connection failed, or the peer closed it unexpectedly."""
 
 
 class WriteError(NetworkError):
-    pass
+    """Writing to the connection failed."""
 
 
 class SMTPTimeoutError(SMTPCoreError, TimeoutError):
@@ -130,15 +130,15 @@ class SMTPTimeoutError(SMTPCoreError, TimeoutError):
 
 
 class ConnectTimeout(SMTPTimeoutError):
-    pass
+    """Opening the connection took longer than the connect timeout."""
 
 
 class ReadTimeout(SMTPTimeoutError):
-    pass
+    """The peer sent nothing within the timeout of the current step."""
 
 
 class WriteTimeout(SMTPTimeoutError):
-    pass
+    """The peer did not take our data within the timeout."""
 
 
 class TLSError(NetworkError):
