@@ -47,6 +47,18 @@ __all__ = [
 log = logging.getLogger("smtpcore.server")
 
 _BUSY = Reply.of(421, "Too many connections, try again later", "4.7.0")
+_BUSY_IP = Reply.of(421, "Too many connections from your address, try again later", "4.7.0")
+
+
+def _peer_ip(peername: Any) -> str | None:
+    """The client's IP address from a socket peer name, IPv4-mapped IPv6 folded to IPv4
+    (so one client cannot count as two), or None for a socket without one (Unix, tests)."""
+    if not isinstance(peername, tuple) or not peername or not isinstance(peername[0], str):
+        return None
+    host: str = peername[0]
+    if host.lower().startswith("::ffff:") and "." in host:
+        return host[7:]
+    return host
 
 
 class AsyncSMTPServer:
@@ -56,8 +68,10 @@ class AsyncSMTPServer:
     ``sock``. ``tls_context`` enables STARTTLS (RFC 3207), or implicit TLS with
     ``implicit_tls=True`` (RFC 8314); ``credentials`` (a :class:`smtpcore.sasl.CredentialStore`)
     enables AUTH, offered only over TLS unless ``auth_requires_tls=False``. Beyond
-    ``max_connections`` clients get a 421 greeting. :meth:`close` stops accepting, lets
-    sessions in flight finish within ``grace`` seconds, then cuts the rest.
+    ``max_connections`` open connections, or ``max_connections_per_ip`` from one client
+    address (None: no limit per address), clients get a 421 greeting (RFC 5321 §3.1) and are
+    closed. :meth:`close` stops accepting, lets sessions in flight finish within ``grace``
+    seconds, then cuts the rest.
     """
 
     def __init__(
@@ -78,6 +92,7 @@ class AsyncSMTPServer:
         require_tls: bool = False,
         require_auth: bool = False,
         max_connections: int = 1000,
+        max_connections_per_ip: int | None = None,
         lmtp: bool = False,
         capabilities: Capabilities | None = None,
     ) -> None:
@@ -102,8 +117,12 @@ class AsyncSMTPServer:
             max_connections=max_connections,
             capabilities=capabilities,
         )
+        if max_connections_per_ip is not None and max_connections_per_ip < 1:
+            raise ValueError("max_connections_per_ip must be at least 1 (or None)")
+        self.max_connections_per_ip = max_connections_per_ip
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
+        self._per_ip: dict[str, int] = {}
 
     @property
     def port(self) -> int:
@@ -130,13 +149,34 @@ class AsyncSMTPServer:
     def _accept(self, proto: StreamProtocol) -> None:
         assert proto.transport is not None
         stream = AsyncIOStream(proto.transport, proto)
-        task = asyncio.get_running_loop().create_task(self._serve(stream))
+        ip = _peer_ip(proto.transport.get_extra_info("peername"))
+        # Every open connection counts, turned-away ones too, until it is closed.
+        busy: Reply | None = None
+        if len(self._sessions) >= self.options.max_connections:
+            busy = _BUSY
+        elif (
+            ip is not None
+            and self.max_connections_per_ip is not None
+            and self._per_ip.get(ip, 0) >= self.max_connections_per_ip
+        ):
+            busy = _BUSY_IP
+        if ip is not None:
+            self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
+        task = asyncio.get_running_loop().create_task(self._serve(stream, busy))
         self._sessions.add(task)
-        task.add_done_callback(self._sessions.discard)
+        task.add_done_callback(lambda t: self._done(t, ip))
 
-    async def _serve(self, stream: AsyncIOStream) -> None:
+    def _done(self, task: asyncio.Task[None], ip: str | None) -> None:
+        self._sessions.discard(task)
+        if ip is not None:
+            left = self._per_ip.get(ip, 1) - 1
+            if left > 0:
+                self._per_ip[ip] = left
+            else:
+                self._per_ip.pop(ip, None)
+
+    async def _serve(self, stream: AsyncIOStream, busy: Reply | None = None) -> None:
         opts = self.options
-        busy = len(self._sessions) > opts.max_connections
         try:
             if self.implicit_tls and self.tls_context is not None:
                 stream = await stream.start_tls(
@@ -155,7 +195,7 @@ class AsyncSMTPServer:
             credentials=self.credentials,
             idle_timeout=opts.timeouts.server_idle,
             data_timeout=opts.timeouts.data_block,
-            greeting=_BUSY if busy else None,
+            greeting=busy,
         )
         try:
             await session.run()

@@ -47,12 +47,18 @@ __all__ = [
 log = logging.getLogger("smtpcore.server")
 
 _BUSY = Reply.of(421, "Too many connections, try again later", "4.7.0")
+_BUSY_IP = Reply.of(421, "Too many connections from your address, try again later", "4.7.0")
 _ACCEPT_POLL = 0.2  # seconds between checks of the stop flag while waiting in accept()
 
 
 class SMTPServer:
     """A blocking SMTP (or LMTP) server: the same options as
-    :class:`smtpcore.aio.AsyncSMTPServer`, with a :class:`Handler` of plain methods."""
+    :class:`smtpcore.aio.AsyncSMTPServer`, with a :class:`Handler` of plain methods.
+
+    Each session has a thread from a pool of ``max_connections``; a client turned away
+    (beyond ``max_connections``, or ``max_connections_per_ip`` from one address) gets its 421
+    greeting from the accepting thread without waiting for a free one (RFC 5321 §3.1).
+    """
 
     def __init__(
         self,
@@ -72,6 +78,7 @@ class SMTPServer:
         require_tls: bool = False,
         require_auth: bool = False,
         max_connections: int = 100,
+        max_connections_per_ip: int | None = None,
         lmtp: bool = False,
         capabilities: Capabilities | None = None,
     ) -> None:
@@ -100,7 +107,11 @@ class SMTPServer:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        if max_connections_per_ip is not None and max_connections_per_ip < 1:
+            raise ValueError("max_connections_per_ip must be at least 1 (or None)")
+        self.max_connections_per_ip = max_connections_per_ip
         self._active: set[socket.socket] = set()
+        self._per_ip: dict[str, int] = {}
         self.ready = threading.Event()
 
     @property
@@ -142,21 +153,55 @@ class SMTPServer:
             client.settimeout(None)
             if client.family in (socket.AF_INET, socket.AF_INET6):
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            ip = _peer_ip(client)
             with self._lock:
-                busy = len(self._active) >= self.options.max_connections
-                self._active.add(client)
+                busy: Reply | None = None
+                if len(self._active) >= self.options.max_connections:
+                    busy = _BUSY
+                elif (
+                    ip is not None
+                    and self.max_connections_per_ip is not None
+                    and self._per_ip.get(ip, 0) >= self.max_connections_per_ip
+                ):
+                    busy = _BUSY_IP
+                if busy is None:
+                    self._active.add(client)
+                    if ip is not None:
+                        self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
+            if busy is not None:
+                # Every worker may be taken: answer here, never queue behind the sessions.
+                self._turn_away(client, busy)
+                continue
             try:
-                self._pool.submit(self._serve, client, busy)
+                self._pool.submit(self._serve, client, ip)
             except RuntimeError:  # the pool is shutting down
-                self._forget(client)
+                self._forget(client, ip)
                 client.close()
                 return
 
-    def _forget(self, client: socket.socket) -> None:
+    def _turn_away(self, client: socket.socket, reply: Reply) -> None:
+        """Send the 421 greeting without blocking the accepting thread, then close. Under
+        implicit TLS no greeting can be sent before a handshake: just close."""
+        try:
+            if not self.implicit_tls:
+                client.setblocking(False)
+                client.send(self.options.connection().send(reply))
+        except OSError:
+            pass
+        finally:
+            client.close()
+
+    def _forget(self, client: socket.socket, ip: str | None) -> None:
         with self._lock:
             self._active.discard(client)
+            if ip is not None:
+                left = self._per_ip.get(ip, 1) - 1
+                if left > 0:
+                    self._per_ip[ip] = left
+                else:
+                    self._per_ip.pop(ip, None)
 
-    def _serve(self, client: socket.socket, busy: bool) -> None:
+    def _serve(self, client: socket.socket, ip: str | None) -> None:
         opts = self.options
         stream = SocketStream(client)
         try:
@@ -172,13 +217,12 @@ class SMTPServer:
                 credentials=self.credentials,
                 idle_timeout=opts.timeouts.server_idle,
                 data_timeout=opts.timeouts.data_block,
-                greeting=_BUSY if busy else None,
             ).run()
         except Exception:
             log.exception("session failed")
             stream.close()
         finally:
-            self._forget(client)
+            self._forget(client, ip)
 
     def serve_forever(self) -> None:
         """Serve until :meth:`close` is called from another thread (or a signal handler)."""
@@ -219,3 +263,17 @@ class SMTPServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _peer_ip(client: socket.socket) -> str | None:
+    """The client's IP address, IPv4-mapped IPv6 folded to IPv4 (one client, one count)."""
+    try:
+        peer = client.getpeername()
+    except OSError:
+        return None
+    if not isinstance(peer, tuple) or not peer or not isinstance(peer[0], str):
+        return None
+    host: str = peer[0]
+    if host.lower().startswith("::ffff:") and "." in host:
+        return host[7:]
+    return host
