@@ -14,12 +14,22 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import resource
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# SMTPCORE_BENCH_TREE: measure the smtpcore of another checkout (a before/after comparison).
+sys.path.insert(0, os.environ.get("SMTPCORE_BENCH_TREE") or str(Path(__file__).parent.parent))
+
+
+def preload() -> None:
+    """Import the modules named in SMTPCORE_BENCH_PRELOAD (comma-separated, looked up on
+    PYTHONPATH) before anything runs: a way to measure a proposed patch without applying it."""
+    for name in filter(None, os.environ.get("SMTPCORE_BENCH_PRELOAD", "").split(",")):
+        importlib.import_module(name)
+
 
 SENDER = "bench@source.example"
 RECIPIENT = "sink@sink.example"
@@ -93,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--conns", type=int, default=1)
     args = parser.parse_args(argv)
+    preload()
     message = make_message(args.size)
     # Import the contender before the clock starts: start-up is not per-message cost.
     modules = {"smtpcore-sync": "smtpcore.sync", "smtpcore-async": "smtpcore.aio"}
