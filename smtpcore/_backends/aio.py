@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from typing import Any
+from typing import Any, NoReturn
 
 from .._errors import TLSError
 from .base import AsyncStream, map_errors
@@ -37,6 +37,11 @@ class StreamProtocol(asyncio.Protocol):
         self._drain: asyncio.Future[None] | None = None
         self._write_paused = False
         self._read_paused = False
+        # One timer per connection for read timeouts, re-armed only when it fires early:
+        # a read moves the deadline, not the timer (no call_later/cancel per read).
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
 
     @property
     def buffered(self) -> int:
@@ -66,6 +71,7 @@ class StreamProtocol(asyncio.Protocol):
         self.eof = True
         self.exc = exc
         self._wake()
+        self._disarm()
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
 
@@ -86,11 +92,38 @@ class StreamProtocol(asyncio.Protocol):
         ``timeout`` seconds."""
         if self._size or self.eof:
             return
-        self._waiter = fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._waiter = fut = loop.create_future()
+        if timeout is not None:
+            self._deadline = deadline = loop.time() + timeout
+            if self._timer is None or deadline < self._timer_when:
+                self._arm(loop, deadline)
         try:
-            await _wait(fut, timeout)
+            await fut
         finally:
             self._waiter = None
+            self._deadline = None
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._on_timer, loop)
+        self._timer_when = when
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        fut, deadline = self._waiter, self._deadline
+        if fut is None or deadline is None or fut.done():
+            return  # nobody waits now: the next wait arms the timer again
+        if loop.time() >= deadline:
+            fut.set_exception(TimeoutError())
+        else:
+            self._arm(loop, deadline)
 
     async def drain(self, timeout: float | None) -> None:
         if not self._write_paused or self.eof:
@@ -119,6 +152,13 @@ class StreamProtocol(asyncio.Protocol):
     def discard(self) -> None:
         self._chunks.clear()
         self._size = 0
+
+
+def _reraise(kind: str, exc: OSError) -> NoReturn:
+    """Raise ``exc`` as smtpcore's error (map_errors, entered only on the error path)."""
+    with map_errors(kind):
+        raise exc
+    raise AssertionError("unreachable")  # pragma: no cover - map_errors always raises
 
 
 def _expire(fut: asyncio.Future[None]) -> None:
@@ -151,8 +191,10 @@ class AsyncIOStream(AsyncStream):
     async def read(self, max_bytes: int, timeout: float | None) -> bytes:
         proto = self._protocol
         if not proto.buffered and not proto.eof:
-            with map_errors("read"):
+            try:
                 await proto.wait_readable(timeout)
+            except OSError as exc:  # TimeoutError and ssl.SSLError too
+                _reraise("read", exc)
         if proto.buffered:
             return proto.take(max_bytes)
         if proto.exc is not None:
@@ -163,11 +205,13 @@ class AsyncIOStream(AsyncStream):
     async def write(self, data: bytes, timeout: float | None) -> None:
         if not data:
             return
-        with map_errors("write"):
+        try:
             if self._transport.is_closing():
                 raise ConnectionResetError("connection closed")
             self._transport.write(data)
             await self._protocol.drain(timeout)
+        except OSError as exc:  # TimeoutError and ssl.SSLError too
+            _reraise("write", exc)
 
     async def start_tls(
         self,

@@ -8,6 +8,7 @@ connections is hand-written per flavour (``smtpcore.aio`` and ``smtpcore.sync``)
 
 from __future__ import annotations
 
+import io
 import logging
 import secrets
 import ssl
@@ -58,6 +59,12 @@ log = logging.getLogger("smtpcore.server")
 
 _READ_SIZE = 65536
 _OK = Reply.of(250, "OK", "2.0.0")
+# The everyday replies, built once: a Reply checks its text when it is made.
+_MAIL_OK = Reply.of(250, "OK", "2.1.0")
+_RCPT_OK = Reply.of(250, "OK", "2.1.5")
+_START_DATA = Reply.of(354, "End data with <CR><LF>.<CR><LF>")
+_QUEUED = Reply.of(250, "OK: queued", "2.0.0")
+_BYE = Reply.of(221, "Bye", "2.0.0")
 _SASL_FAILED = StatusHint.of(535, "5.7.8", "Authentication credentials invalid")
 
 
@@ -120,7 +127,9 @@ class ServerSession:
         self.data_timeout = data_timeout
         self.greeting = greeting
         self._out = bytearray()
-        self._body = bytearray()
+        # The message grows in a BytesIO: getvalue() hands its buffer over without a copy,
+        # so a message taken whole costs about its own size once, not twice.
+        self._body = io.BytesIO()
         self.session = Session(
             peer=peer if peer is not None else stream.get_extra_info("peername"),
             local=stream.get_extra_info("sockname"),
@@ -230,7 +239,7 @@ class ServerSession:
     def _dispatch_event(self, event: Event) -> None:
         conn, handler, session = self.conn, self.handler, self.session
         if isinstance(event, MessageData):
-            self._body += event.data
+            self._body.write(event.data)
             return
         if isinstance(event, Bdat):
             return  # the reply comes after the chunk
@@ -249,14 +258,12 @@ class ServerSession:
             if reply.is_positive:
                 self._update(helo_name=event.hostname, esmtp=not isinstance(event, Helo))
         elif isinstance(event, Mail):
-            self._body.clear()
-            reply = handler.handle_mail(session, event) or Reply.of(250, "OK", "2.1.0")
+            self._body = io.BytesIO()
+            reply = handler.handle_mail(session, event) or _MAIL_OK
         elif isinstance(event, Rcpt):
-            reply = handler.handle_rcpt(session, self.envelope(), event) or Reply.of(
-                250, "OK", "2.1.5"
-            )
+            reply = handler.handle_rcpt(session, self.envelope(), event) or _RCPT_OK
         elif isinstance(event, Data):
-            reply = Reply.of(354, "End data with <CR><LF>.<CR><LF>")
+            reply = _START_DATA
         elif isinstance(event, EndOfChunk):
             reply = (
                 Reply.from_hint(conn.refusal)
@@ -267,12 +274,12 @@ class ServerSession:
             self._end_of_message(event)
             return
         elif isinstance(event, Rset):
-            self._body.clear()
-            reply = Reply.of(250, "OK", "2.0.0")
+            self._body = io.BytesIO()
+            reply = _OK
         elif isinstance(event, Noop):
             reply = _OK
         elif isinstance(event, Quit):
-            reply = Reply.of(221, "Bye", "2.0.0")
+            reply = _BYE
         elif isinstance(event, Vrfy):
             reply = handler.handle_vrfy(session, event.argument) or Reply.of(
                 252, "Cannot VRFY user, but will accept message and attempt delivery", "2.5.2"
@@ -299,7 +306,7 @@ class ServerSession:
     def _end_of_message(self, event: EndOfMessage) -> None:
         conn = self.conn
         owed = conn.replies_owed
-        data, self._body = bytes(self._body), bytearray()
+        data, self._body = self._body.getvalue(), io.BytesIO()
         if conn.refusal is not None:
             for _ in range(owed):
                 self._reply(Reply.from_hint(conn.refusal))
@@ -312,7 +319,7 @@ class ServerSession:
             log.exception("handle_message failed")
             result = Reply.from_hint(LOCAL_ERROR)
         if result is None:
-            replies: Sequence[Reply] = [Reply.of(250, "OK: queued", "2.0.0")]
+            replies: Sequence[Reply] = [_QUEUED]
         elif isinstance(result, Reply):
             replies = [result]
         else:
