@@ -430,6 +430,7 @@ class TraceProxy:
         self.target = target
         self.client_reads: list[bytes] = []
         self.server_reads: list[bytes] = []
+        self.connections = 0
         self._lock = threading.Lock()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -446,6 +447,10 @@ class TraceProxy:
         with self._lock:
             return b"".join(self.client_reads)
 
+    def server_bytes(self) -> bytes:
+        with self._lock:
+            return b"".join(self.server_reads)
+
     def _accept(self) -> None:
         while not self._stop.is_set():
             try:
@@ -461,6 +466,7 @@ class TraceProxy:
                 continue
             with self._lock:
                 self._socks += [client, upstream]
+                self.connections += 1
             for src, dst, log in (
                 (client, upstream, self.client_reads),
                 (upstream, client, self.server_reads),
