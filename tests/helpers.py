@@ -110,6 +110,8 @@ def drain_auto(conn: Any) -> list[Event]:
                 continue
             return out
         out.append(ev)
+        if type(ev).__name__ == "ConnectionClosed":
+            return out
         if not isinstance(conn, ServerConnection):
             continue
         if isinstance(ev, InvalidCommand):
