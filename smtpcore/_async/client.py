@@ -68,6 +68,7 @@ TLSPolicy = Literal["opportunistic", "required", "none"]
 MessageSource = Message | bytes | BinaryIO | Iterable[bytes]
 _READ_SIZE = 65536
 _CHUNK = 1024 * 1024
+_COALESCE = 65536  # join the last piece of data and its end when no larger than this
 
 
 def _address(value: Address | str | None) -> Address | None:
@@ -509,9 +510,19 @@ class AsyncSMTPClient:
         self, txn: Transaction, source: bytes | BinaryIO | Iterable[bytes]
     ) -> None:
         t = self.timeouts
+        # Each piece is written when the next is read; the last goes out with the end of
+        # data in one write (one send, one segment, for the usual small message).
+        pending = b""
         for piece in iter_chunks(source, _CHUNK):
-            await self._write(self._conn.send(MessageData(data=piece)), t.data_block)
-        await self._write(self._conn.send(EndOfMessage()), t.data_block)
+            if pending:
+                await self._write(pending, t.data_block)
+            pending = self._conn.send(MessageData(data=piece))
+        end = self._conn.send(EndOfMessage())
+        if len(pending) <= _COALESCE:
+            await self._write(pending + end, t.data_block)
+        else:
+            await self._write(pending, t.data_block)
+            await self._write(end, t.data_block)
         for _ in range(txn.data_replies_expected):
             txn.record(await self._read_reply(t.data_term))
 
