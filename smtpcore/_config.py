@@ -78,6 +78,10 @@ class ServerConfig:
     ``bare_line_endings`` decides what happens to a message containing a bare CR or LF
     (never taken as end of data, whatever the setting): ``reject`` (554 5.6.0 after end of
     data), ``normalize`` (turn them into CRLF) or ``allow`` (keep them).
+    ``strict_pipelining`` refuses DATA (554 5.5.0, then closes) when bytes are already
+    waiting behind it: RFC 2920 §3.1 makes DATA the end of a group, so they were sent before
+    the 354 and must be neither message nor commands. Switch it off only to replay recorded
+    streams whose timing is lost (the engine cannot tell when bytes arrived).
     """
 
     hostname: str = "localhost"
@@ -87,6 +91,7 @@ class ServerConfig:
     lmtp: bool = False
     accept_unknown_params: bool = False  # pass unadvertised MAIL/RCPT parameters to the app
     require_helo: bool = True  # RFC 5321 §4.1.4: MAIL before EHLO/HELO gets 503
+    strict_pipelining: bool = True  # RFC 2920 §3.1: nothing may follow DATA before its 354
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

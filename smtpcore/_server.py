@@ -64,6 +64,13 @@ __all__ = ["ServerConnection"]
 _TOO_MANY_MESSAGES: Final = StatusHint.of(421, "4.7.0", "Too many messages, closing connection")
 _NO_RECIPIENTS: Final = StatusHint.of(554, "5.5.1", "No valid recipients")
 _BINARY_NEEDS_BDAT: Final = StatusHint.of(503, "5.5.1", "BODY=BINARYMIME needs BDAT")
+_IMPROPER_PIPELINING: Final = StatusHint.of(
+    554, "5.5.0", "Improper pipelining after DATA (RFC 2920 §3.1), closing connection"
+)
+_TOO_MANY_AUTH: Final = StatusHint.of(421, "4.7.0", "Too many authentication failures")
+# Replies that say "you sent something wrong": they spend the error budget (Limits.errors)
+# whoever chose them, the engine or the application (e.g. 500 to an unknown command).
+_ERROR_CODES: Final = frozenset({500, 501, 502, 503, 504})
 
 
 class ServerConnection(ConnectionBase):
@@ -100,7 +107,9 @@ class ServerConnection(ConnectionBase):
         self.recipients: list[Rcpt] = []
         self.messages = 0
         self.errors = 0
+        self.auth_failures = 0
         self.discarded_after_starttls = 0
+        self._close_after = False
         self._pending: str | None = None
         self._pending_cmd: Event | None = None
         self._refusal: StatusHint | None = None
@@ -162,7 +171,8 @@ class ServerConnection(ConnectionBase):
             return self._next_data()
         if self._bdat is not None:
             return self._next_chunk()
-        if self.errors > self.config.limits.errors:
+        if self.errors >= self.config.limits.errors:
+            # The budget is spent: whatever comes next is answered 421 and the session ends.
             return self._invalid("", "", "too many errors", TOO_MANY_ERRORS, count=False)
         limit = self.config.limits.auth_line if st is State.AUTH else self.max_command_line
         line = self._buffer.extract_line(limit)
@@ -222,6 +232,8 @@ class ServerConnection(ConnectionBase):
         if isinstance(cmd, Auth):
             if self.authenticated:
                 return BAD_SEQUENCE.with_text("Already authenticated (RFC 4954 §4)")
+            if self.auth_failures >= self.config.limits.auth_attempts:
+                return _TOO_MANY_AUTH  # RFC 4954 §4: bound the guessing, then hang up
             if self.auth_requires_tls and not self.tls_active and self.capabilities.has("AUTH"):
                 return ENCRYPTION_REQUIRED
             if not caps.has("AUTH"):
@@ -241,6 +253,11 @@ class ServerConnection(ConnectionBase):
                 return TOO_MANY_RECIPIENTS  # RFC 5321 §4.5.3.1.10
             if self._params_refused("RCPT", rcpt_param_items(cmd.params), caps):
                 return PARAM_UNKNOWN
+        if isinstance(cmd, Data) and self._buffer and self.config.strict_pipelining:
+            # RFC 2920 §3.1: DATA ends a group; bytes already behind it were sent before the
+            # 354 could be seen. They are never taken as message data, nor as commands.
+            self._close_after = True
+            return _IMPROPER_PIPELINING
         if (
             isinstance(cmd, Data)
             and self.mail is not None
@@ -436,9 +453,12 @@ class ServerConnection(ConnectionBase):
             hint = self._pending_cmd.hint if isinstance(self._pending_cmd, InvalidCommand) else None
             if hint is not None and hint.code == 421 and code != 421:
                 raise LocalProtocolError("too many errors: the reply must be 421")
-            new = State.CLOSED if code == 421 else (State.READY if st is State.AUTH else st)
+            closing = code == 421 or self._close_after
+            new = State.CLOSED if closing else (State.READY if st is State.AUTH else st)
         else:
             new = next_state(st, step, code)
+            if code in _ERROR_CODES:
+                self.errors += 1
         self._apply(step, code, new)
         return format_reply(reply)
 
@@ -479,6 +499,8 @@ class ServerConnection(ConnectionBase):
             self.discarded_after_starttls += len(self._buffer.clear())
         elif step in ("AUTH", "AUTH*") and code == 235:
             self.authenticated = True
+        elif step in ("AUTH", "AUTH*") and code >= 500:
+            self.auth_failures += 1
         self._state = new
 
     def _reset_transaction(self) -> None:

@@ -154,12 +154,18 @@ class ConnectionPair:
         return drain(self.client)
 
 
+def _as_client_writes(script: bytes) -> list[bytes]:
+    """One read per line: a script has no timing, and a real client sends nothing behind
+    DATA before it has read the 354 (RFC 2920 §3.1), so lines must not arrive together."""
+    return script.splitlines(keepends=True)
+
+
 def run_session(
     handler: Handler, client_bytes: bytes, *, options: ServerOptions | None = None
 ) -> bytes:
     """Serve one scripted client conversation with ``handler``; return the server's bytes."""
     opts = options or ServerOptions()
-    stream = MockStream([client_bytes])
+    stream = MockStream(_as_client_writes(client_bytes))
     ServerSession(stream, handler, opts.connection()).run()
     return bytes(stream.written)
 
@@ -169,6 +175,6 @@ async def run_session_async(
 ) -> bytes:
     """:func:`run_session` for an :class:`AsyncHandler`."""
     opts = options or ServerOptions()
-    stream = AsyncMockStream([client_bytes])
+    stream = AsyncMockStream(_as_client_writes(client_bytes))
     await AsyncServerSession(stream, handler, opts.connection()).run()
     return bytes(stream.written)
