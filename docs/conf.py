@@ -49,8 +49,9 @@ napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 
 # Doctest: the pages import what they use; this only keeps them short.
-doctest_global_setup = """
+doctest_global_setup = f"""
 import smtpcore
+DOCS = {str(HERE)!r}  # the docs folder, for sample files under docs/_data
 """
 doctest_test_doctest_blocks = "default"
 
