@@ -40,6 +40,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         Path(target).write_text(json.dumps(VERSIONS, indent=2, sort_keys=True) + "\n")
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if VERSIONS:
+        peers = ", ".join(f"{k} {v}" for k, v in sorted(VERSIONS.items()))
+        terminalreporter.write_line(f"interop peers: {peers}")
+
+
 @pytest.fixture(scope="session")
 def postfix() -> Iterator[Postfix]:
     require_program("postfix")

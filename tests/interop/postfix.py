@@ -274,6 +274,7 @@ smtp_host_lookup = native
 lmtp_host_lookup = native
 smtp_connection_cache_on_demand = no
 smtp_connect_timeout = 5s
+smtpd_timeout = 30s
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s

@@ -23,6 +23,7 @@ from smtpcore import (
     OriginalRecipient,
     PermanentReplyError,
     RcptParams,
+    Timeouts,
 )
 from smtpcore.aio import AsyncSMTPClient
 from smtpcore.sync import SMTPClient
@@ -35,6 +36,17 @@ pytestmark = pytest.mark.interop
 
 A = Address.parse
 DEADLINE = 20.0  # seconds for Postfix to relay a message to our server
+# A stuck exchange fails in seconds, not after RFC 5321's minutes.
+TIMEOUTS = Timeouts(
+    connect=10,
+    greeting=30,
+    mail=30,
+    rcpt=30,
+    data_init=30,
+    data_block=30,
+    data_term=30,
+    command=30,
+)
 
 
 class _Blocking:
@@ -57,6 +69,7 @@ class _Blocking:
 @contextlib.asynccontextmanager
 async def open_client(flavour: str, port: int, **kw: Any) -> AsyncIterator[Any]:
     kw.setdefault("tls_policy", "none")
+    kw.setdefault("timeouts", TIMEOUTS)
     kw.setdefault("local_hostname", "client.test")
     if flavour == "aio":
         async with AsyncSMTPClient("127.0.0.1", port, **kw) as client:
