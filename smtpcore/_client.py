@@ -64,6 +64,7 @@ class ClientConnection(ConnectionBase):
         self.capabilities: Capabilities | None = None
         self.authenticated = False
         self.accepted_recipients = 0
+        self.greeting_refused = False
         self._assembler = ReplyAssembler(self.config.limits)
         self._pending: deque[_Pending] = deque()
         self._sent_state = State.GREETING  # the state if every pending command succeeds
@@ -137,6 +138,8 @@ class ClientConnection(ConnectionBase):
                     f"{self._pending[-1].step} before sending {step}"
                 )
         state = self._sent_state
+        if self.greeting_refused and step != "QUIT":
+            raise LocalProtocolError("the server refused service (554 greeting): only QUIT")
         if isinstance(cmd, (AuthResponse, AuthCancel)):
             if self._state is not State.AUTH:
                 raise LocalProtocolError("an AUTH response needs a 334 challenge first")
@@ -214,7 +217,9 @@ class ClientConnection(ConnectionBase):
         if self._state is State.CLOSED:
             return ConnectionClosed()
         while True:
-            line = self._buffer.extract_line(self.config.limits.reply_line)
+            # Be liberal in what we accept (RFC 1122 §1.2.2): a reply line ended by a bare LF
+            # is read as a line; it cannot smuggle anything into a client.
+            line = self._buffer.extract_line(self.config.limits.reply_line, allow_bare_lf=True)
             if line is None:
                 if self._eof:
                     self._state = State.CLOSED
@@ -257,6 +262,8 @@ class ClientConnection(ConnectionBase):
                     new = st  # RFC 2033 §4.2: the transaction ends with the last reply
             else:
                 self._pending.popleft()
+        if step == "GREETING" and code == 554:
+            self.greeting_refused = True  # RFC 5321 §3.1: the client should send QUIT
         if step in ("EHLO", "LHLO") and positive:
             self.capabilities = Capabilities.from_ehlo(reply.lines)
             self._reset_transaction()

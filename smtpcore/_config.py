@@ -90,7 +90,6 @@ class ServerConfig:
     bare_line_endings: BareLineEndings = "reject"
     lmtp: bool = False
     accept_unknown_params: bool = False  # pass unadvertised MAIL/RCPT parameters to the app
-    require_helo: bool = True  # RFC 5321 §4.1.4: MAIL before EHLO/HELO gets 503
     strict_pipelining: bool = True  # RFC 2920 §3.1: nothing may follow DATA before its 354
 
 
@@ -100,4 +99,3 @@ class ClientConfig:
 
     limits: Limits = field(default_factory=Limits)
     lmtp: bool = False
-    strict_replies: bool = True  # a malformed reply is a RemoteProtocolError

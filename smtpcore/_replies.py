@@ -118,5 +118,7 @@ def format_reply(reply: Reply) -> bytes:
     code = str(reply.code)
     parts = [f"{code}-{line}\r\n" for line in lines[:-1]]
     last = lines[-1]
-    parts.append(f"{code} {last}\r\n" if last else f"{code}\r\n")
+    # An empty 334 keeps its space ("334 "), as in RFC 4954 §4's examples: some clients
+    # look for it before the (empty) challenge.
+    parts.append(f"{code} {last}\r\n" if last or reply.code == 334 else f"{code}\r\n")
     return "".join(parts).encode("utf-8")

@@ -108,6 +108,7 @@ class ServerConnection(ConnectionBase):
         self.messages = 0
         self.errors = 0
         self.auth_failures = 0
+        self.greeting_refused = False
         self.discarded_after_starttls = 0
         self._close_after = False
         self._pending: str | None = None
@@ -219,6 +220,10 @@ class ServerConnection(ConnectionBase):
         """The refusal this command earns, or None. One place for every server-side rule."""
         st = self._state
         lmtp = self.config.lmtp
+        if self.greeting_refused and step != "QUIT":
+            # RFC 5321 §3.1: after a 554 greeting the server "MUST NOT accept any commands
+            # other than QUIT" and answers 503 to them.
+            return BAD_SEQUENCE.with_text("No SMTP service here")
         if step in ("EHLO", "HELO") and lmtp:
             return SYNTAX_ERROR.with_text("This is LMTP: use LHLO (RFC 2033 §4.1)")
         if step == "LHLO" and not lmtp:
@@ -470,6 +475,8 @@ class ServerConnection(ConnectionBase):
             return
         self._pending = None
         self._pending_cmd = None
+        if step == "GREETING" and code == 554:
+            self.greeting_refused = True
         if step in ("EHLO", "HELO", "LHLO") and positive:
             self._reset_transaction()
             self.helo_name = getattr(cmd, "hostname", None)

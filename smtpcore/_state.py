@@ -136,8 +136,9 @@ REPLY_CODES: Final[dict[str, frozenset[str]]] = {
 }
 
 # RFC 2920 §3.1: "The EHLO, DATA, VRFY, EXPN, TURN, QUIT, and NOOP commands can only appear
-# as the last command in a group"; RFC 3207 §4.2 and RFC 4954 §4 add STARTTLS and AUTH (their
-# outcome changes what may follow); RFC 3030 §4.2 lets BDAT chunks be pipelined, LAST ends.
+# as the last command in a group" (TURN is not implemented); RFC 3207 §4.2 and RFC 4954 §4
+# add STARTTLS and AUTH (their outcome changes what may follow); RFC 3030 §4.2 lets BDAT
+# chunks be pipelined, LAST ends.
 GROUP_ENDERS: Final = frozenset(
     {
         "EHLO",
@@ -146,7 +147,6 @@ GROUP_ENDERS: Final = frozenset(
         "DATA",
         "VRFY",
         "EXPN",
-        "TURN",
         "QUIT",
         "NOOP",
         "HELP",

@@ -568,3 +568,23 @@ def test_eof_in_the_middle_of_data_is_not_a_message() -> None:
     assert not any(isinstance(e, EndOfMessage) for e in events)
     assert isinstance(events[-1], ConnectionClosed)
     assert server.messages == 0
+
+
+def test_554_greeting_allows_only_quit() -> None:
+    # RFC 5321 §3.1: after "554 No SMTP service here" only QUIT; anything else gets 503.
+    refused = make_pair()
+    refused.server_send(Reply.of(554, "No SMTP service here"))
+    with pytest.raises(LocalProtocolError, match="554"):
+        refused.client.send(Ehlo(hostname="c.example"))
+    pair = make_pair()
+    pair.server_send(Reply.of(554, "No SMTP service here"))
+    assert pair.client.greeting_refused
+    server = ServerConnection()
+    server.send(Reply.of(554, "No SMTP service here"))
+    server.receive_data(b"EHLO c.example\r\nQUIT\r\n")
+    [ev] = drain(server)
+    assert isinstance(ev, InvalidCommand) and ev.hint.code == 503
+    server.send(Reply.from_hint(ev.hint))
+    assert drain(server) == [Quit()]
+    pair.client_send(Quit())
+    assert pair.server_send(Reply.of(221, "bye"))[0].code == 221  # type: ignore[attr-defined]

@@ -132,7 +132,7 @@ class SMTPClient:
         self.timeouts = timeouts or Timeouts()
         cfg = config or ClientConfig()
         if self.lmtp and not cfg.lmtp:
-            cfg = ClientConfig(limits=cfg.limits, lmtp=True, strict_replies=cfg.strict_replies)
+            cfg = ClientConfig(limits=cfg.limits, lmtp=True)
         self.config = cfg
         self._stream: SyncStream | None = stream
         self._sock = sock
