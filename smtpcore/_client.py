@@ -154,6 +154,9 @@ class ClientConnection(ConnectionBase):
             raise LocalProtocolError(f"{step} is not allowed in state {state.value}")
         caps = self.capabilities or Capabilities.from_ehlo(["unknown"])
         if isinstance(cmd, Mail):
+            if cmd.params.requiretls and not self.tls_active:
+                # RFC 8689 §4.2.1: a REQUIRETLS message never goes over plaintext.
+                raise LocalProtocolError("REQUIRETLS needs TLS (RFC 8689 §4.2.1)")
             for key, value in mail_param_items(cmd.params):
                 if not parameter_allowed(caps, "MAIL", key, value):
                     raise LocalProtocolError(f"the server did not advertise {key} (MAIL)")
@@ -220,6 +223,12 @@ class ClientConnection(ConnectionBase):
             # Be liberal in what we accept (RFC 1122 §1.2.2): a reply line ended by a bare LF
             # is read as a line; it cannot smuggle anything into a client.
             line = self._buffer.extract_line(self.config.limits.reply_line, allow_bare_lf=True)
+            if line is None and self._buffer.discarding:
+                # RFC 5321 §4.5.3.1.5: past the limit the reply is broken whatever follows;
+                # say so now rather than read an endless line until a timeout.
+                raise LocalProtocolError(
+                    f"reply line longer than {self.config.limits.reply_line} octets"
+                )
             if line is None:
                 if self._eof:
                     self._state = State.CLOSED

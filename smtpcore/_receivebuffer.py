@@ -189,6 +189,11 @@ class ReceiveBuffer:
 
     # -- octet counts (BDAT) ---------------------------------------------------------------
 
+    @property
+    def discarding(self) -> bool:
+        """An over-long line is being dropped (its end has not arrived yet)."""
+        return self._discarding
+
     def extract_at_most(self, n: int) -> bytes:
         """Up to ``n`` buffered octets (``b""`` if none are buffered), consumed."""
         if n < 0:

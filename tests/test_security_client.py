@@ -309,11 +309,6 @@ def test_plaintext_auth_is_refused_without_tls(run: Any) -> None:
     server.sent_nothing_sensitive()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RFC 8689 §4.2.1: the client sends MAIL ... REQUIRETLS over a plaintext "
-    "connection when the server advertises REQUIRETLS there",
-)
 def test_requiretls_message_never_leaves_over_plaintext() -> None:
     # RFC 8689 §4.2.1: a message marked REQUIRETLS is only sent over TLS with a verified
     # certificate; a plaintext server advertising REQUIRETLS (RFC 8689 §4.1 forbids that: a
@@ -401,11 +396,6 @@ def test_endless_reply_line_never_grows_the_client_buffer(unit: bytes) -> None:
 
 
 @pytest.mark.parametrize("unit", list(ENDLESS_UNITS.values()), ids=list(ENDLESS_UNITS))
-@pytest.mark.xfail(
-    strict=True,
-    reason="an over-long reply line is only refused once its CRLF arrives: a server streaming "
-    "one endless line keeps the client reading until a read times out",
-)
 def test_endless_reply_line_is_refused_once_past_the_limit(unit: bytes) -> None:
     # RFC 5321 §4.5.3.1.5: once Limits.reply_line octets came without a CRLF the reply is
     # broken whatever follows: a RemoteProtocolError then, not when the server stops.
@@ -417,11 +407,6 @@ def test_endless_reply_line_is_refused_once_past_the_limit(unit: bytes) -> None:
             conn.next_event()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an over-long reply line is only refused once its CRLF arrives: a server streaming "
-    "one endless line keeps the client reading until a read times out",
-)
 def test_endless_reply_line_over_a_socket_ends_the_session_at_once() -> None:
     # The same over a socket: the client gives up within a second, with the greeting timeout
     # far away (30 s), and closes the connection.
@@ -457,11 +442,6 @@ def test_invalid_utf8_in_replies_is_read_with_replacement() -> None:
 
 
 @clients
-@pytest.mark.xfail(
-    strict=True,
-    reason="the client's reply timeout is per read: a server trickling one byte per interval "
-    "shorter than the timeout is never cut off (needs a deadline per reply)",
-)
 def test_server_trickling_a_reply_is_cut_off(run: Any) -> None:
     # RFC 5321 §4.5.3.2: the timeouts bound the wait for a whole reply (the greeting: 5
     # minutes by default), not for each octet of it.

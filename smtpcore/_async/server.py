@@ -182,12 +182,23 @@ class AsyncServerSession:
         self._reply(greeting or conn.greeting())
         if conn.state is State.CLOSED or (greeting is not None and greeting.code != 220):
             return
+        command_deadline: float | None = None
         for _ in range(1 << 40):
             event = conn.next_event()
             if event is NEED_DATA:
                 await self._flush()
-                timeout = self.data_timeout if conn.state is State.DATA else self.idle_timeout
+                if conn.state is State.DATA:
+                    timeout = self.data_timeout  # §4.5.3.2.5: per data block
+                else:
+                    # §4.5.3.2.7: the wait for a whole command is bounded, not each read, so
+                    # a client trickling a byte at a time (slowloris) is cut off as well.
+                    now = time.monotonic()
+                    if command_deadline is None:
+                        command_deadline = now + self.idle_timeout
+                    timeout = command_deadline - now
                 try:
+                    if timeout <= 0:
+                        raise TimeoutError
                     data = await self.stream.read(_READ_SIZE, timeout)
                 except TimeoutError:
                     # RFC 5321 §4.5.3.2.7: the server may close an idle connection, with 421.
@@ -195,6 +206,7 @@ class AsyncServerSession:
                     return
                 conn.receive_data(data)
                 continue
+            command_deadline = None
             if event is PAUSED:
                 if conn.state is State.TLS:
                     await self._start_tls()

@@ -28,6 +28,7 @@ from .._errors import (
     NetworkError,
     PermanentReplyError,
     ReadError,
+    ReadTimeout,
     SMTPCoreError,
     TLSError,
     TransientReplyError,
@@ -152,6 +153,18 @@ class SMTPClient:
     def connection(self) -> ClientConnection:
         return self._conn
 
+    @property
+    def tls_verified(self) -> bool:
+        """TLS is on and the server's certificate was verified against its host name."""
+        ctx = self.ssl_context
+        return (
+            self._conn.tls_active
+            and self.tls is not None
+            and ctx is not None
+            and ctx.verify_mode == ssl.CERT_REQUIRED
+            and ctx.check_hostname
+        )
+
     def _timeout(self, step: float) -> float:
         if self._deadline is None:
             return step
@@ -261,6 +274,9 @@ class SMTPClient:
 
     def _read_reply(self, timeout: float) -> Reply:
         conn = self._conn
+        # RFC 5321 §4.5.3.2: the timeout bounds the wait for the whole reply, not each read, so
+        # a server trickling one byte at a time is cut off too.
+        deadline = time.monotonic() + self._timeout(timeout)
         for _ in range(1_000_000):
             event = conn.next_event()
             if isinstance(event, Reply):
@@ -270,7 +286,10 @@ class SMTPClient:
             if event is NEED_DATA:
                 assert self._stream is not None
                 try:
-                    data = self._stream.read(_READ_SIZE, self._timeout(timeout))
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise ReadTimeout(f"no complete reply within {timeout} s")
+                    data = self._stream.read(_READ_SIZE, left)
                 except BaseException:
                     self._abort()
                     raise
@@ -464,6 +483,9 @@ class SMTPClient:
         assert caps is not None
         if self.tls_policy == "required" and not self._conn.tls_active:
             raise TLSError("TLS is required")
+        if mail_params is not None and mail_params.requiretls and not self.tls_verified:
+            # RFC 8689 §4.2.1: only over TLS with a verified certificate (REQUIRETLS).
+            raise TLSError("REQUIRETLS: the connection is not TLS with a verified certificate")
         txn = Transaction(
             mail_from=sender,
             recipients=recipients,
