@@ -10,7 +10,8 @@ registration. Nothing binds anything but 127.0.0.1; every port is chosen at run 
 Routing inside the instance: ``relayhost = [127.0.0.1]:relay_port``, so everything not local
 goes to the server under test on ``relay_port``; recipients in ``plain.test`` go there by a
 transport that never tries STARTTLS, those in ``tls.test`` by one that insists on it, and
-``trace.test`` goes to ``trace_port`` (a recording proxy in front of the server under test).
+``trace.test`` goes to ``trace_port`` (a recording proxy in front of the server under test),
+``lmtp.test`` by Postfix's LMTP client to ``relay_port``.
 Local mail (``@postfix.test``, ``@localhost``) is discarded.
 """
 
@@ -148,6 +149,7 @@ proxymap  unix  -       -       n       -       -       proxymap
 proxywrite unix -       -       n       -       1       proxymap
 smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
+lmtp      unix  -       -       n       -       -       lmtp
 plainsmtp unix  -       -       n       -       -       smtp
   -o smtp_tls_security_level=none
 tlssmtp   unix  -       -       n       -       -       smtp
@@ -247,7 +249,8 @@ def _main_cf(
     transports = (
         f"plain.test=plainsmtp:[127.0.0.1]:{relay_port}, "
         f"tls.test=tlssmtp:[localhost]:{relay_port}, "
-        f"trace.test=plainsmtp:[127.0.0.1]:{trace_port}"
+        f"trace.test=plainsmtp:[127.0.0.1]:{trace_port}, "
+        f"lmtp.test=lmtp:inet:127.0.0.1:{relay_port}"
     )
     return f"""\
 compatibility_level = 3.6

@@ -285,3 +285,56 @@ def test_5xx_at_end_of_data_bounces_every_recipient(
         assert r.status == EnhancedStatus.parse("5.6.0")
         assert r.diagnostic_code is not None
         assert "554 5.6.0 Content rejected" in r.diagnostic_code.text
+
+
+class PerRecipientLMTP(Recorder):
+    """LMTP (RFC 2033 §4.2): one reply per recipient after the data; mailboxes named
+    ``full*`` are over quota (452), ``no*`` do not exist (550), the rest take the message."""
+
+    def message(self, session: Any, envelope: Any, data: bytes) -> Any:
+        super().message(session, envelope, data)
+        replies = []
+        for rcpt in envelope.recipients:
+            if rcpt.local_part.startswith("full"):
+                replies.append(Reply.of(452, "Mailbox full", "4.2.2"))
+            elif rcpt.local_part.startswith("no"):
+                replies.append(Reply.of(550, "No such mailbox", "5.1.1"))
+            else:
+                replies.append(Reply.of(250, f"Delivered to {rcpt}", "2.0.0"))
+        return replies
+
+
+def test_lmtp_per_recipient_replies(pf: Postfix, server_flavour: ServerFactory) -> None:
+    # Postfix's LMTP client reads one reply per accepted recipient after the data and acts on
+    # each: delivered, deferred (4xx), bounced (5xx). The sender is local, so its bounce is
+    # discarded inside Postfix.
+    marker = unique("lmtp")
+    original = marked(marker)
+    rec = PerRecipientLMTP()
+    with server_flavour(port=pf.relay_port, recorder=rec, lmtp=True):
+        submit(
+            pf,
+            "alice@postfix.test",
+            ["bob@lmtp.test", "full@lmtp.test", "nobody@lmtp.test"],
+            original,
+        )
+        pf.wait_log(
+            r"to=<bob@lmtp\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, .*status=sent "
+            r"\(250 2\.0\.0 Delivered to bob@lmtp\.test\)"
+        )
+        pf.wait_log(
+            r"to=<full@lmtp\.test>, .*status=deferred \(host .* said: "
+            r"452 4\.2\.2 Mailbox full \(in reply to end of DATA command\)\)"
+        )
+        pf.wait_log(
+            r"to=<nobody@lmtp\.test>, .*status=bounced \(host .* said: "
+            r"550 5\.1\.1 No such mailbox \(in reply to end of DATA command\)\)"
+        )
+        got = arrived(rec, marker.encode())[0]  # Postfix may retry full@ meanwhile
+    split_trace(got.data, original)
+    assert got.session.lmtp and got.session.helo_name == "postfix.test"
+    assert got.envelope.recipients == (
+        A("bob@lmtp.test"),
+        A("full@lmtp.test"),
+        A("nobody@lmtp.test"),
+    )
