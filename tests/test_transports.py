@@ -385,3 +385,34 @@ def test_clients_over_a_socket_the_caller_connected() -> None:
         (A("b@example.net"),),
         (A("c@example.net"),),
     ]
+
+
+def test_long_xoauth2_token_goes_after_the_first_challenge() -> None:
+    # RFC 4954 §4: the initial response is left out when it would push AUTH past 512 octets.
+    class Tokens:
+        def password_for(self, username: str) -> str | None:
+            return None
+
+        def verify_password(self, username: str, password: str) -> bool:
+            return False
+
+        def verify_token(self, username: str, token: str) -> bool:
+            return username == "me" and token == "t" * 600
+
+    with (
+        sync_server(
+            credentials=Tokens(), auth_mechanisms=("XOAUTH2",), auth_requires_tls=False
+        ) as (
+            server,
+            _rec,
+        ),
+        SMTPClient(
+            "127.0.0.1",
+            server.port,
+            tls_policy="none",
+            username="me",
+            oauth_token=lambda: "t" * 600,
+            allow_plaintext_auth=True,
+        ) as client,
+    ):
+        assert client.connection.authenticated

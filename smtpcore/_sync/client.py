@@ -369,9 +369,12 @@ class SMTPClient:
             token=self.oauth_token,
             nonce=secrets.token_urlsafe(18),
         )
-        reply = self.command(
-            Auth(mechanism=mech.name, initial_response=mech.initial_response())
-        )
+        initial = mech.initial_response()
+        if initial is not None and len(mech.name) + 4 * ((len(initial) + 2) // 3) + 8 > 512:
+            # RFC 4954 §4: an initial response that would make the AUTH line longer than 512
+            # octets is not sent; it goes as the answer to the first (empty) challenge.
+            initial = None
+        reply = self.command(Auth(mechanism=mech.name, initial_response=initial))
         for _ in range(16):  # a bounded number of challenges
             if reply.code != 334:
                 break
