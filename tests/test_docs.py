@@ -88,7 +88,7 @@ def test_state_table_generator_covers_every_transition() -> None:
     assert {(state, step) for state, step, _, _ in rows} == set(by_name)
     mermaid = smtpcore_states.mermaid_text()
     for (state, step), transition in TRANSITIONS.items():
-        if transition.on_positive is not state:
+        if transition.on_positive is not state and smtpcore_states._allows(step, "2"):
             assert re.search(
                 rf"^    {state.value} --> {transition.on_positive.value}: .*{re.escape(step)}",
                 mermaid,

@@ -5,7 +5,7 @@ by hand, so the pages cannot drift from the code):
 
 * a table with one row per (state, step) pair: the state after a positive (2yz), negative
   (4yz/5yz) and intermediate (3yz) reply;
-* a matrix of states against steps (which commands each state allows);
+* a matrix of steps against states (which commands each state allows);
 * a Mermaid ``stateDiagram-v2`` text (render it with any Mermaid viewer; no graphviz needed).
 
 Option ``:part:`` picks one of ``table``, ``matrix``, ``mermaid`` (default: all three).
@@ -93,23 +93,29 @@ def table_lines() -> list[str]:
 
 
 def matrix_lines() -> list[str]:
-    """States against steps: which commands each state accepts (the rest get 503)."""
+    """Steps against states: which commands each state accepts (the rest get 503)."""
     steps = _steps()
     states = [s for s in STATE_ORDER if any(k[0] is s for k in TRANSITIONS)]
     lines = [
-        ".. list-table:: Which steps each state accepts (a dot: refused, 503 5.5.1)",
+        ".. list-table:: Which steps each state accepts, and the state after a positive reply"
+        " (a dot: refused with 503 5.5.1)",
         "   :header-rows: 1",
         "   :stub-columns: 1",
         "",
-        "   * - state",
+        "   * - step",
     ]
-    lines += [f"     - {_code(step)}" for step in steps]
-    for state in states:
-        lines.append(f"   * - {state.value}")
-        for step in steps:
+    lines += [f"     - {state.value}" for state in states]
+    for step in steps:
+        lines.append(f"   * - {_code(step)}")
+        for state in states:
             t = TRANSITIONS.get((state, step))
             lines.append(f"     - {'→ ' + t.on_positive.value if t else '·'}")
     return lines
+
+
+def _allows(step: str, klass: str) -> bool:
+    """Whether REPLY_CODES lets a reply of class ``klass`` ("2", "3") answer ``step``."""
+    return any(code.startswith(klass) for code in REPLY_CODES.get(step, frozenset()))
 
 
 def _mermaid_name(state: State) -> str:
@@ -117,11 +123,12 @@ def _mermaid_name(state: State) -> str:
 
 
 def mermaid_text() -> str:
-    """A Mermaid stateDiagram-v2 of the positive and intermediate transitions."""
+    """A Mermaid stateDiagram-v2 of the positive and intermediate transitions (an edge for a
+    reply class only where ``REPLY_CODES`` allows that class, so DATA has only its 354)."""
     out = ["stateDiagram-v2", "    [*] --> GREETING"]
     edges: dict[tuple[str, str], list[str]] = {}
     for (state, step), t in TRANSITIONS.items():
-        targets = [(t.on_positive, step)]
+        targets = [(t.on_positive, step)] if _allows(step, "2") else []
         if t.on_intermediate is not None:
             targets.append((t.on_intermediate, f"{step} (3yz)"))
         for target, label in targets:
