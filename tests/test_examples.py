@@ -368,3 +368,27 @@ def test_parse_bounce_says_when_a_message_is_no_report(tmp_path: Path) -> None:
     done = run("parse_bounce.py", str(path))
     assert done.returncode == 2
     assert "not a delivery report" in done.stdout
+
+
+def test_custom_server_transport_answers_with_the_engine() -> None:
+    import smtplib
+
+    with start("custom_server_transport.py", "127.0.0.1", "0", "--count", "1") as s:
+        port = s.port()
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as raw:
+            # the engine's own refusals come through the same loop (RFC 5321 §4.1.4: 503)
+            assert raw.docmd("RCPT", "TO:<d@example.net>")[0] == 503
+            assert raw.ehlo("test.example")[0] == 250
+            assert raw.docmd("MAIL", "FROM:<a@example.org> FOO=1")[0] == 555  # §4.1.1.11
+        with SMTPClient("127.0.0.1", port) as client:
+            result = client.send_message(
+                b"Subject: hi\r\n\r\n.dotted line\r\n",
+                "a@example.org",
+                ["b@example.net", "c@elsewhere.example"],
+            )
+        out = s.finish()
+    assert s.proc.returncode == 0, out
+    assert [str(a) for a in result.delivered] == ["b@example.net"]
+    assert result.refused[A("c@elsewhere.example")].code == 550
+    assert "message from <a@example.org> to b@example.net:" in out
+    assert "\n.dotted line\n" in out.replace("\r\n", "\n")  # dot-stuffing undone
