@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import socket
 import ssl
 import subprocess
 import sys
@@ -18,11 +17,6 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-
-import dns.message
-import dns.rcode
-import dns.rdatatype
-import dns.rrset
 
 from smtpcore import Address, Reply, dsn
 from smtpcore.sync import SMTPClient
@@ -257,41 +251,14 @@ ZONE = {
 NAMES = {name for name, _ in ZONE}
 
 
-@contextlib.contextmanager
-def dns_server() -> Iterator[int]:
-    """Answer UDP queries from ZONE on 127.0.0.1 (NXDOMAIN for unknown names)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.05)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                wire, peer = sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            query = dns.message.from_wire(wire)
-            response = dns.message.make_response(query)
-            question = query.question[0]
-            name = question.name.to_text().lower()
-            rdtype = dns.rdatatype.to_text(question.rdtype)
-            if name not in NAMES:
-                response.set_rcode(dns.rcode.NXDOMAIN)
-            elif (name, rdtype) in ZONE:
-                response.answer.append(
-                    dns.rrset.from_text_list(name, 300, "IN", rdtype, ZONE[name, rdtype])
-                )
-            sock.sendto(response.to_wire(), peer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+def dns_server() -> contextlib.AbstractContextManager[int]:
+    """ZONE served on 127.0.0.1 by the docs' DNS fixture (docs/_ext/docs_dns.py); the port."""
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
     try:
-        yield int(sock.getsockname()[1])
+        import docs_dns
     finally:
-        stop.set()
-        thread.join(5)
-        sock.close()
+        sys.path.remove(str(ROOT / "docs" / "_ext"))
+    return docs_dns.serve(ZONE)
 
 
 def test_mx_lookup_against_a_loopback_dns_server() -> None:
