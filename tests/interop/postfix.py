@@ -36,7 +36,7 @@ from pathlib import Path
 from ._require import require_program
 
 DEFAULT_MAIN_CF = Path("/etc/postfix/main.cf")
-_LOCK = Path("/etc/postfix/.smtpcore-interop.lock")
+_LOCK = Path(tempfile.gettempdir()) / "smtpcore-postfix-main-cf.lock"
 START_DEADLINE = 30.0
 STOP_DEADLINE = 15.0
 HOSTNAME = "postfix.test"
@@ -87,33 +87,34 @@ def _main_cf_lock() -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-_ALT = re.compile(r"^alternate_config_directories\s*=(.*(?:\n[ \t].*)*)", re.M)
+_ALT = re.compile(r"^alternate_config_directories\s*=.*\n?(?:[ \t].*\n?)*", re.M)
+_MARK = "# written by smtpcore's interop tests (tests/interop/postfix.py), removed after them\n"
 
 
 def _alt_dirs(text: str) -> list[str]:
     m = _ALT.search(text)
-    return m.group(1).replace(",", " ").split() if m else []
+    return m.group(0).partition("=")[2].replace(",", " ").split() if m else []
 
 
 def _with_alt_dirs(text: str, dirs: list[str]) -> str:
-    line = f"alternate_config_directories = {' '.join(dirs)}" if dirs else ""
+    line = f"alternate_config_directories = {' '.join(dirs)}\n" if dirs else ""
     if _ALT.search(text):
-        return _ALT.sub(line, text, count=1)
-    return text + ("" if not text or text.endswith("\n") else "\n") + line + "\n"
+        return _ALT.sub(lambda _m: line, text, count=1)
+    return text + ("" if not text or text.endswith("\n") else "\n") + line
 
 
 @contextlib.contextmanager
 def registered_config_dir(config_dir: Path) -> Iterator[None]:
     """List ``config_dir`` in the default main.cf's alternate_config_directories while inside.
 
-    The default main.cf is created when missing (a fresh Debian install without
-    configuration has none) and removed again when this was the only thing in it; other
-    folders listed by others (other test runs) are left alone. A file lock serialises edits.
+    When there is no default main.cf (a fresh Debian install without configuration has
+    none) one is written with a marker line, and removed by whoever takes the last folder
+    out of it; folders listed by others (other test runs, the system's own) are left alone.
+    A file lock serialises the edits of concurrent runs.
     """
     name = str(config_dir)
     with _main_cf_lock():
-        existed = DEFAULT_MAIN_CF.exists()
-        text = DEFAULT_MAIN_CF.read_text() if existed else ""
+        text = DEFAULT_MAIN_CF.read_text() if DEFAULT_MAIN_CF.exists() else _MARK
         dirs = _alt_dirs(text)
         if name not in dirs:
             DEFAULT_MAIN_CF.write_text(_with_alt_dirs(text, [*dirs, name]))
@@ -122,11 +123,10 @@ def registered_config_dir(config_dir: Path) -> Iterator[None]:
     finally:
         with _main_cf_lock():
             text = DEFAULT_MAIN_CF.read_text() if DEFAULT_MAIN_CF.exists() else ""
-            dirs = [d for d in _alt_dirs(text) if d != name]
-            rest = _with_alt_dirs(text, dirs)
-            if not existed and not dirs and not rest.strip():
+            rest = _with_alt_dirs(text, [d for d in _alt_dirs(text) if d != name])
+            if rest.startswith(_MARK) and not rest[len(_MARK) :].strip():
                 DEFAULT_MAIN_CF.unlink(missing_ok=True)
-            else:
+            elif rest != text:
                 DEFAULT_MAIN_CF.write_text(rest)
 
 

@@ -62,11 +62,15 @@ def smtp_sink(*options: str) -> Iterator[tuple[int, subprocess.Popen[bytes], Pat
     workdir = Path(tempfile.mkdtemp(prefix="smtpcore-sink-"))
     proc = None
     try:
-        shutil.chown(workdir, user="nobody")
+        # smtp-sink refuses to run as root without dropping to another user
+        as_root = os.geteuid() == 0
+        if as_root:
+            shutil.chown(workdir, user="nobody")
+        user = ["-u", "nobody"] if as_root else []
         dump = workdir / "dump"
         port = free_port()
         proc = subprocess.Popen(
-            [program, "-u", "nobody", "-D", str(dump), *options, f"127.0.0.1:{port}", "64"],
+            [program, *user, "-D", str(dump), *options, f"127.0.0.1:{port}", "64"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
