@@ -43,7 +43,7 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
 # Members are listed per directive, in the order people use them (see docs/api/).
-autodoc_default_options = {"show-inheritance": False}
+autodoc_default_options: dict[str, object] = {}
 autoclass_content = "class"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
