@@ -192,7 +192,10 @@ def test_4xx_defers_and_postfix_retries(pf: Postfix, server_flavour: ServerFacto
     original = marked(marker)
     rec = Recorder(message_reply=Reply.of(451, "Try again later", "4.3.0"))
     with server_flavour(port=pf.relay_port, recorder=rec):
-        submit(pf, "alice@sender.test", ["bob@plain.test"], original)
+        # NOTIFY=FAILURE: no delay notice (delay_warning_time is 1 s here) joins the retries
+        submit(
+            pf, "alice@sender.test", ["bob@plain.test"], original, rcpt_options=["NOTIFY=FAILURE"]
+        )
         match = pf.wait_log(
             r"(\w+): to=<bob@plain\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, .*"
             r"status=deferred \(host 127\.0\.0\.1\[127\.0\.0\.1\] said: "
@@ -209,6 +212,51 @@ def test_4xx_defers_and_postfix_retries(pf: Postfix, server_flavour: ServerFacto
     # the retry carries the same message
     assert attempts[0].data == attempts[1].data
     split_trace(attempts[1].data, original)
+
+
+class DeferAllButNotices(Recorder):
+    """451 to every message except delivery notices (null sender), which are taken."""
+
+    def message(self, session: Any, envelope: Any, data: bytes) -> Any:
+        super().message(session, envelope, data)
+        if envelope.mail_from is None:
+            return None
+        return Reply.of(451, "Greylisted, try again later", "4.7.1")
+
+
+def test_4xx_delay_notice_parses(pf: Postfix, server_flavour: ServerFactory) -> None:
+    # RFC 3461 §4.1 NOTIFY=DELAY: once the message has waited delay_warning_time, Postfix
+    # tells the sender (RFC 3464 action "delayed") and keeps trying.
+    marker = unique("delay")
+    original = marked(marker)
+    rec = DeferAllButNotices()
+    with server_flavour(port=pf.relay_port, recorder=rec):
+        submit(
+            pf,
+            "alice@sender.test",
+            ["bob@plain.test"],
+            original,
+            mail_options=[f"ENVID={marker}"],
+            rcpt_options=["NOTIFY=DELAY,FAILURE"],
+        )
+        pf.wait_log(r"to=<bob@plain\.test>, .*status=deferred \(host .* said: 451 4\.7\.1 ")
+        notices = poll(
+            lambda: [m for m in list(rec.messages) if m.envelope.mail_from is None],
+            DEADLINE,
+            "the delay notice",
+        )
+    notice = notices[0]
+    assert notice.envelope.recipients == (A("alice@sender.test"),)
+    report = parse_dsn(notice.data)
+    assert report is not None and report.kind == "dsn"
+    assert report.original_envelope_id == marker
+    [status] = report.recipients
+    assert status.final_recipient is not None
+    assert status.final_recipient.address == "bob@plain.test"
+    assert status.action == "delayed"
+    assert status.status == EnhancedStatus.parse("4.7.1")
+    assert status.diagnostic_code is not None
+    assert "451 4.7.1 Greylisted, try again later" in status.diagnostic_code.text
 
 
 def test_5xx_bounces_and_the_bounce_parses(pf: Postfix, server_flavour: ServerFactory) -> None:
