@@ -118,7 +118,10 @@ def numbered(i: int) -> bytes:
 
 @pytest.mark.parametrize("flavour", ["aio", "sync"])
 def test_many_messages_over_one_connection_to_smtp_sink(flavour: str) -> None:
-    program_version(["postconf", "-d", "-h", "mail_version"], "smtp-sink (postfix)")
+    require_program("smtp-sink")
+    program_version(
+        [require_program("postconf"), "-d", "-h", "mail_version"], "smtp-sink (postfix)"
+    )
     recipients = ["b@sink.test", "c@sink.test"]
     with smtp_sink("-h", "sink.test") as (sink_port, _proc, dump):
         port = free_port()
