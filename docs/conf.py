@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
@@ -60,3 +61,20 @@ doctest_test_doctest_blocks = "default"
 # builtin is meant, and an ambiguous link is no error in the text.
 suppress_warnings = ["ref.python"]
 nitpicky = False
+
+
+def _keep_property_prose(
+    app: object, what: str, name: str, obj: object, options: object, lines: list[str]
+) -> None:
+    """Napoleon reads the first line of an attribute or property docstring as ``type: text``
+    (Google style), so prose such as "The capabilities as advertised now: no STARTTLS ..."
+    loses everything before the colon to a "Type:" field. smtpcore writes prose, not Google
+    style: an empty RST comment in front makes napoleon take that comment as the "type-less"
+    line and leave the prose as it is."""
+    if what in ("attribute", "property", "data") and any(":" in line for line in lines[:1]):
+        lines[:0] = ["..", ""]
+
+
+def setup(app: Any) -> None:
+    # Priority 400: before napoleon's own handler (500).
+    app.connect("autodoc-process-docstring", _keep_property_prose, priority=400)
