@@ -259,3 +259,29 @@ def test_endless_command_line_never_grows_the_server_buffer() -> None:
     event = conn.next_event()
     assert isinstance(event, InvalidCommand) and event.hint.code == 500
     assert str(event.hint.enhanced) == "5.5.6"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "MAIL FROM:<a@example.org> XFOO=H\u016dS".encode(),
+        "RCPT TO:<b@example.net> XFOO=\u00e9".encode(),
+    ],
+    ids=["mail", "rcpt"],
+)
+@pytest.mark.parametrize("strict", [True, False])
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by fuzz/run.py command: a non-ASCII esmtp-value is accepted without "
+    "SMTPUTF8 (and then cannot be formatted back)",
+)
+def test_non_ascii_parameter_value_needs_smtputf8(line: bytes, strict: bool) -> None:
+    # RFC 5321 §4.1.2: esmtp-value = 1*(%d33-60 / %d62-126), ASCII only; RFC 6531 §3.3 allows
+    # UTF-8 there only in a transaction that gave SMTPUTF8. Without it: 501 5.5.4.
+    from smtpcore import LocalProtocolError
+    from smtpcore._commands import parse_command
+
+    with pytest.raises(LocalProtocolError) as info:
+        parse_command(line, strict=strict, utf8=False)
+    assert info.value.reply_hint.code == 501
+    command_target(bytes([int(strict)]) + line)  # the fuzz crash itself

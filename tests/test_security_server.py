@@ -247,11 +247,6 @@ def test_bdat_size_that_overflows_is_refused(make_server: Any) -> None:
 
 
 @servers
-@pytest.mark.xfail(
-    strict=True,
-    reason="RFC 2920 §3.1: bytes pipelined behind DATA before the 354 are taken as message "
-    "data; the engine should refuse DATA (554 5.5.0 improper pipelining) and close",
-)
 def test_bytes_pipelined_behind_data_are_never_message_data(make_server: Any) -> None:
     # RFC 2920 §3.1: "the client SMTP must not send any commands after DATA" before the 354
     # (DATA ends a group). Bytes already waiting when the server would send 354 cannot have
@@ -436,11 +431,6 @@ def test_error_budget_ends_with_421_and_close(make_server: Any) -> None:
 
 
 @servers
-@pytest.mark.xfail(
-    strict=True,
-    reason="unknown commands answered 500 by the handler do not count against Limits.errors, "
-    "so a client sending only unknown verbs is never disconnected",
-)
 def test_unknown_commands_count_against_the_error_budget(make_server: Any) -> None:
     # RFC 5321 §4.2.4: an unrecognised command gets 500; a client that sends nothing else
     # spends its error budget like any other bad command and is disconnected with 421.
@@ -489,11 +479,6 @@ def test_connections_beyond_max_connections_per_ip_get_a_421_greeting(make_serve
 
 
 @servers
-@pytest.mark.xfail(
-    strict=True,
-    reason="slowloris: only a per-read timeout; a command line trickled one byte at a time is "
-    "never cut off (the session needs a per-command deadline)",
-)
 def test_slowloris_trickling_a_command_is_cut_off(make_server: Any) -> None:
     # RFC 5321 §4.5.3.2.7: the server times out a client that does not complete a command;
     # a client trickling one byte per interval shorter than the idle timeout must still be
@@ -600,9 +585,6 @@ def test_bad_base64_continuation_and_cancel_get_501(make_server: Any) -> None:
 
 
 @servers
-@pytest.mark.xfail(
-    strict=True, reason="Limits.auth_attempts is not enforced: failed AUTH can go on forever"
-)
 def test_auth_attempts_are_limited(make_server: Any) -> None:
     # RFC 4954 §4 / RFC 5321 §3.8: password guessing is bounded; after Limits.auth_attempts
     # failures the server closes the connection with 421.
