@@ -649,3 +649,88 @@ def test_password_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -
     assert not store.verify_password("user", "s3creX")
     assert not store.verify_password("nobody", "s3cret")
     assert len(calls) == 3
+
+
+# --- bad input of every kind -------------------------------------------------------------
+
+BAD_INPUT = [
+    # (line, reply code, enhanced code prefix, the rule)
+    (b"MAIL FROM:<a@example.org>\x00", 500, "5.5.2", "RFC 5321 §4.1.1: no NUL in a command"),
+    (b"MAIL FROM:<\xff@example.org>", 500, "5.5.2", "invalid UTF-8 is no command"),
+    (b"MAIL FROM:<a@example.org>\xe9", 500, "5.5.2", "8-bit octets outside SMTPUTF8"),
+    (b"MAIL FROM:<\xc3\xa9@example.org>", 553, "5.6.7", "RFC 6531 §3.5: needs SMTPUTF8"),
+    (b"MAIL FROM:<a@example.org> SIZE=1 SIZE=2", 501, "5.5.4", "duplicated parameter"),
+    (b"MAIL FROM:<a@example.org> SIZE=abc", 501, "5.5.4", "RFC 1870 §3: SIZE is digits"),
+    (b"MAIL FROM:<a@example.org> BODY=9BIT", 501, "5.5.4", "RFC 6152 §2: 7BIT or 8BITMIME"),
+    (b"MAIL FROM:<a@example.org> XFOO=1", 555, "5.5.4", "RFC 5321 §4.1.1.11: unknown"),
+    (b"MAIL FROM:<a@example.org> SIZE=99999999999", 552, "5.3.4", "RFC 1870 §6.1: too big"),
+    (b"MAIL FROM:<a@example.org> SIZE=" + b"9" * 30, 501, "5.5.4", "RFC 1870 §3: 20 digits"),
+    (b"MAIL FROM:<" + b"l" * 65 + b"@example.org>", 501, "5.1.7", "§4.5.3.1.1: 64 octets"),
+    (b"MAIL FROM:<a@" + b"d" * 64 + b".example>", 501, "5.1.7", "RFC 1035: 63-octet labels"),
+    (b"MAIL FROM:<a@" + (b"d" * 60 + b".") * 5 + b"example>", 501, "5.1.7", "255-octet domain"),
+    (b"EHLO", 501, "5.5.4", "RFC 5321 §4.1.1.1: EHLO needs a domain"),
+    (b"RCPT TO:<b@example.net>", 503, "5.5.1", "RFC 5321 §4.1.4: RCPT needs MAIL"),
+    (b"DATA", 503, "5.5.1", "RFC 5321 §4.1.4: DATA needs MAIL and RCPT"),
+    (b"BDAT 10", 503, "5.5.1", "RFC 3030 §2: BDAT needs MAIL (the 10 octets are skipped)"),
+]
+
+
+@servers
+def test_bad_input_gets_the_right_reply_and_the_session_goes_on(make_server: Any) -> None:
+    # Every kind of bad command gets its refusal (code and RFC 3463 enhanced code) and never
+    # an unhandled exception; the session stays usable after each one.
+    config = ServerConfig(limits=Limits(errors=100))
+    with make_server(config=config) as (server, rec), raw(server.port) as c:
+        ehlo(c)
+        for line, code, enhanced, rule in BAD_INPUT:
+            tail = b"0123456789" if line.startswith(b"BDAT") else b""
+            c.send(line + b"\r\n" + tail)
+            got, lines = c.reply()
+            assert (got, lines[0][: len(enhanced)]) == (code, enhanced), (line, rule, lines)
+            assert c.command(b"RSET")[0] == 250, line
+        assert rec.messages == []
+
+
+@servers
+def test_source_routes_are_accepted_and_ignored(make_server: Any) -> None:
+    # RFC 5321 §4.1.1.3 and Appendix C: a server MUST accept a source route in RCPT TO and
+    # SHOULD ignore it: the mail goes to the mailbox at its end, not to the relay named.
+    with make_server() as (server, rec), raw(server.port) as c:
+        ehlo(c)
+        c.send(
+            b"MAIL FROM:<@relay.example:a@example.org>\r\n"
+            b"RCPT TO:<@hosta.example,@jkl.example:userc@d.bar.example>\r\nDATA\r\n"
+        )
+        assert [c.code(), c.code(), c.code()] == [250, 250, 354]
+        assert c.command(b"hi\r\n.")[0] == 250
+        assert [str(r) for r in rec.messages[0].envelope.recipients] == ["userc@d.bar.example"]
+        assert str(rec.messages[0].envelope.mail_from) == "a@example.org"
+
+
+@servers
+def test_eight_bit_data_without_8bitmime_is_flagged_not_mangled(make_server: Any) -> None:
+    # RFC 6152 §3 leaves 8-bit data without BODY=8BITMIME to the server; smtpcore accepts it
+    # unchanged (never strips the high bit, RFC 5321 §2.4) and tells the handler: the
+    # EndOfMessage event carries eight_bit=True.
+    with make_server() as (server, rec), raw(server.port) as c:
+        ehlo(c)
+        c.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        assert [c.code(), c.code(), c.code()] == [250, 250, 354]
+        assert c.command(b"caf\xc3\xa9 \xff\r\n.")[0] == 250
+        assert rec.messages[0].data == b"caf\xc3\xa9 \xff\r\n"
+        assert rec.messages[0].envelope.mail_params.body is None
+
+
+@pytest.mark.xfail(
+    strict=True, reason="an empty MAIL FROM: path gets 501 5.1.3 (a destination code)"
+)
+def test_empty_sender_path_gets_the_sender_syntax_code() -> None:
+    # RFC 3463 §3.2: X.1.7 is "Bad sender's mailbox address syntax", X.1.3 the destination's;
+    # RFC 5321 §4.1.1.2: "MAIL FROM:" needs a Reverse-path ("<>" at least).
+    from fuzz.targets import drive_server
+    from smtpcore import ServerConnection
+    from smtpcore._events import InvalidCommand
+
+    events = drive_server(ServerConnection(), [b"EHLO c.example\r\nMAIL FROM:\r\n"])
+    [bad] = [e for e in events if isinstance(e, InvalidCommand)]
+    assert (bad.hint.code, str(bad.hint.enhanced)) == (501, "5.1.7")
