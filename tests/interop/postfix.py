@@ -29,11 +29,14 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from ._require import require_program
+
+T = TypeVar("T")
 
 DEFAULT_MAIN_CF = Path("/etc/postfix/main.cf")
 _LOCK = Path(tempfile.gettempdir()) / "smtpcore-postfix-main-cf.lock"
@@ -61,7 +64,9 @@ def wait_for_port(port: int, deadline: float) -> None:
             time.sleep(0.05)
 
 
-def poll(predicate, deadline: float, what: str, interval: float = 0.05):  # type: ignore[no-untyped-def]
+def poll(
+    predicate: Callable[[], T | None], deadline: float, what: str, interval: float = 0.05
+) -> T:
     """Call ``predicate`` until it returns something truthy; fail after ``deadline`` s."""
     end = time.monotonic() + deadline
     while True:
@@ -200,9 +205,11 @@ class Postfix:
     def wait_log(self, pattern: str, deadline: float = 20.0) -> re.Match[str]:
         """Poll the maillog (after the last mark) until ``pattern`` appears."""
         rx = re.compile(pattern, re.M)
-        return poll(lambda: rx.search(self.new_log()), deadline, f"/{pattern}/ in the maillog")  # type: ignore[no-any-return]
+        return poll(lambda: rx.search(self.new_log()), deadline, f"/{pattern}/ in the maillog")
 
-    def cmd(self, program: str, *args: str, input: bytes | None = None, check: bool = True):  # type: ignore[no-untyped-def]
+    def cmd(
+        self, program: str, *args: str, input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
         """Run a Postfix command-line tool against this instance (``-c DIR``)."""
         path = require_program(program)
         return subprocess.run(

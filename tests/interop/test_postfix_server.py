@@ -51,7 +51,7 @@ def arrived(rec: Recorder, marker: bytes, count: int = 1) -> list[Received]:
         hits = [m for m in list(rec.messages) if marker in m.data]
         return hits if len(hits) >= count else []
 
-    return poll(found, DEADLINE, f"{count} message(s) with {marker!r}")  # type: ignore[no-any-return]
+    return poll(found, DEADLINE, f"{count} message(s) with {marker!r}")
 
 
 def split_trace(data: bytes, original: bytes) -> list[bytes]:

@@ -130,7 +130,7 @@ def test_many_messages_over_one_connection_to_smtp_sink(flavour: str) -> None:
 
             async def go_async() -> None:
                 async with AsyncSMTPClient("127.0.0.1", port, tls_policy="none") as client:
-                    assert client.capabilities.pipelining
+                    assert client.capabilities is not None and client.capabilities.pipelining
                     # smtp-sink ends its EHLO reply with an empty "250 " line: no keyword,
                     # which RFC 5321 §4.1.1.1 requires; kept aside as malformed, ignored.
                     assert client.capabilities.malformed == ("",)
@@ -154,9 +154,12 @@ def test_many_messages_over_one_connection_to_smtp_sink(flavour: str) -> None:
             elapsed = time.monotonic() - started
         finally:
             proxy.close()
-        transactions = poll(
-            lambda: (t := sink_dump(dump)) and len(t) >= COUNT and t, 10.0, "the dump"
-        )
+
+        def complete() -> list[tuple[dict[str, list[str]], bytes]]:
+            found = sink_dump(dump)
+            return found if len(found) >= COUNT else []
+
+        transactions = poll(complete, 10.0, "the dump")
     print(f"{COUNT} messages over one connection in {elapsed:.2f}s")
     assert proxy.connections == 1
     # RFC 2920: MAIL, both RCPTs and DATA in one group each time

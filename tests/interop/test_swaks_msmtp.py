@@ -32,6 +32,7 @@ pytestmark = pytest.mark.interop
 
 A = Address.parse
 RUN_DEADLINE = 60.0
+PKI = tuple[trustme.CA, trustme.LeafCert]
 USER, PASSWORD = "user@client.test", "s3cret pass"
 
 
@@ -45,18 +46,18 @@ def workdir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def pki() -> tuple[trustme.CA, trustme.LeafCert]:
+def pki() -> PKI:
     ca = trustme.CA()
     return ca, ca.issue_cert("localhost", "127.0.0.1")
 
 
-def server_context(pki: tuple[trustme.CA, trustme.LeafCert]) -> ssl.SSLContext:
+def server_context(pki: PKI) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     pki[1].configure_cert(ctx)
     return ctx
 
 
-def ca_file(pki: tuple[trustme.CA, trustme.LeafCert], workdir: Path) -> Path:
+def ca_file(pki: PKI, workdir: Path) -> Path:
     path = workdir / "ca.pem"
     pki[0].cert_pem.write_to_path(str(path))
     return path
@@ -147,7 +148,7 @@ def test_swaks_plain(server_flavour: ServerFactory, workdir: Path) -> None:
     assert rec.messages[0].session.tls is None
 
 
-def test_swaks_starttls(server_flavour: ServerFactory, workdir: Path, pki) -> None:  # type: ignore[no-untyped-def]
+def test_swaks_starttls(server_flavour: ServerFactory, workdir: Path, pki: PKI) -> None:
     data, expected = swaks_message(workdir)
     ca = ca_file(pki, workdir)
     with server_flavour(tls_context=server_context(pki)) as (server, rec):
@@ -157,7 +158,7 @@ def test_swaks_starttls(server_flavour: ServerFactory, workdir: Path, pki) -> No
     assert rec.messages[0].session.tls is not None
 
 
-def test_swaks_implicit_tls(server_flavour: ServerFactory, workdir: Path, pki) -> None:  # type: ignore[no-untyped-def]
+def test_swaks_implicit_tls(server_flavour: ServerFactory, workdir: Path, pki: PKI) -> None:
     # RFC 8314 §3.3: TLS from the first byte, then the greeting.
     data, expected = swaks_message(workdir)
     ca = ca_file(pki, workdir)
@@ -169,7 +170,7 @@ def test_swaks_implicit_tls(server_flavour: ServerFactory, workdir: Path, pki) -
 
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN", "CRAM-MD5"])
-def test_swaks_auth(server_flavour: ServerFactory, workdir: Path, pki, mechanism: str) -> None:  # type: ignore[no-untyped-def]
+def test_swaks_auth(server_flavour: ServerFactory, workdir: Path, pki: PKI, mechanism: str) -> None:
     # RFC 4954 over STARTTLS (we offer AUTH only under TLS).
     data, expected = swaks_message(workdir)
     ca = ca_file(pki, workdir)
@@ -194,7 +195,7 @@ def test_swaks_auth(server_flavour: ServerFactory, workdir: Path, pki, mechanism
     assert rec.messages[0].session.authenticated_as == USER
 
 
-def test_swaks_auth_wrong_password(server_flavour: ServerFactory, workdir: Path, pki) -> None:  # type: ignore[no-untyped-def]
+def test_swaks_auth_wrong_password(server_flavour: ServerFactory, workdir: Path, pki: PKI) -> None:
     data, _ = swaks_message(workdir)
     ca = ca_file(pki, workdir)
     creds = DictCredentials({USER: PASSWORD})
@@ -304,8 +305,8 @@ def msmtp_config(workdir: Path, port: int, ca: Path, *, auth: str, starttls: boo
     ],
     ids=["best-STARTTLS", "plain-STARTTLS", "cram-STARTTLS", "scram-STARTTLS", "login-implicit"],
 )
-def test_msmtp_submission(  # type: ignore[no-untyped-def]
-    server_flavour: ServerFactory, workdir: Path, pki, auth: str, starttls: bool
+def test_msmtp_submission(
+    server_flavour: ServerFactory, workdir: Path, pki: PKI, auth: str, starttls: bool
 ) -> None:
     program = require_program("msmtp")
     program_version([program, "--version"], "msmtp")
