@@ -6,6 +6,7 @@ write it with ``await`` on stream calls only, no asyncio names.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import socket
@@ -75,7 +76,16 @@ _COALESCE = 65536  # join the last piece of data and its end when no larger than
 def _address(value: Address | str | None) -> Address | None:
     if value is None or isinstance(value, Address):
         return value
-    return None if value in ("", "<>") else Address.parse(value)
+    if type(value) is not str:
+        return Address.parse(value)  # its own typed error for what is not text
+    return None if value in ("", "<>") else _parse_address(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_address(text: str) -> Address:
+    """Address.parse, remembered: a bulk sender names the same few addresses again and
+    again, and an Address is immutable."""
+    return Address.parse(text)
 
 
 class AsyncSMTPClient:
