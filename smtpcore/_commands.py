@@ -184,8 +184,15 @@ def _bad(msg: str, hint: StatusHint = PARAM_SYNTAX) -> LocalProtocolError:
     return LocalProtocolError(msg, hint)
 
 
-def _split_params(text: str, *, strict: bool) -> list[tuple[str, str | None]]:
-    """RFC 5321 §4.1.2: Mail-parameters = esmtp-param *(SP esmtp-param)."""
+def _split_params(
+    text: str, *, strict: bool, utf8: bool | None = False
+) -> list[tuple[str, str | None]]:
+    """RFC 5321 §4.1.2: Mail-parameters = esmtp-param *(SP esmtp-param).
+
+    ``utf8``: whether SMTPUTF8 is in effect; None means "if these parameters include
+    SMTPUTF8" (MAIL decides for itself). RFC 6531 §3.3 allows UTF-8 in an esmtp-value only
+    then; RFC 5321's esmtp-value is ASCII.
+    """
     # Only SP separates parameters (and HT, leniently): str.split() would also cut at
     # U+00A0 and other Unicode spaces that an RFC 6531 esmtp-value may hold.
     lenient = text.strip(" \t")
@@ -205,6 +212,9 @@ def _split_params(text: str, *, strict: bool) -> list[tuple[str, str | None]]:
             raise _bad(f"parameter {upper} given twice")
         seen.add(upper)
         out.append((upper, value if eq else None))
+    allowed = "SMTPUTF8" in seen if utf8 is None else utf8
+    if not allowed and any(v is not None and not v.isascii() for _k, v in out):
+        raise _bad("a non-ASCII parameter value needs SMTPUTF8 (RFC 6531 §3.3)")
     return out
 
 
@@ -230,7 +240,7 @@ def _decode_xtext(value: str, keyword: str) -> str:
 def parse_mail_params(text: str, *, strict: bool = True) -> MailParams:
     kw: dict[str, Any] = {}
     extra: list[tuple[str, str | None]] = []
-    for key, value in _split_params(text, strict=strict):
+    for key, value in _split_params(text, strict=strict, utf8=None):
         if key == "SIZE":
             v = _need(value, key)
             if not _DIGITS.fullmatch(v):
@@ -278,7 +288,7 @@ def parse_rcpt_params(text: str, *, strict: bool = True, utf8: bool = False) -> 
     notify: tuple[str, ...] | None = None
     orcpt: OriginalRecipient | None = None
     extra: list[tuple[str, str | None]] = []
-    for key, value in _split_params(text, strict=strict):
+    for key, value in _split_params(text, strict=strict, utf8=utf8):
         if key == "NOTIFY":
             notify = tuple(_need(value, key).upper().split(","))
         elif key == "ORCPT":
@@ -365,7 +375,10 @@ def parse_command(raw: bytes, *, strict: bool = False, utf8: bool = False) -> Co
             raise _bad(f"{upper} needs exactly one argument (RFC 5321 §4.1.1.1)")
         return _HELLOS[upper](hostname=arg.split(" ")[0] if not strict else arg)
     if upper == "MAIL":
-        path, params = _path_and_params(arg, "FROM:", strict=strict)
+        try:
+            path, params = _path_and_params(arg, "FROM:", strict=strict)
+        except LocalProtocolError as exc:
+            raise _bad(exc.message, _sender_hint(exc.reply_hint)) from None
         mp = parse_mail_params(params, strict=strict) if params else MailParams()
         sender = _parse_address(path, utf8=mp.smtputf8, strict=strict, null=True)
         return Mail(reverse_path=sender, params=mp)
@@ -405,10 +418,15 @@ def _parse_address(path: str, *, utf8: bool, strict: bool, null: bool) -> Addres
     try:
         return parse_path(path, smtputf8=utf8, strict=strict, null=null, postmaster=not null)
     except AddressError as exc:
-        hint = exc.reply_hint
-        if null and hint.code == 501 and hint.enhanced is not None and hint.enhanced.subject == 1:
-            hint = BAD_SENDER_SYNTAX  # RFC 3463: X.1.7 is the sender's bad syntax
+        hint = _sender_hint(exc.reply_hint) if null else exc.reply_hint
         raise _bad(exc.message, hint) from None
+
+
+def _sender_hint(hint: StatusHint) -> StatusHint:
+    """RFC 3463 §3.2: X.1.3 is the destination's bad syntax, X.1.7 the sender's."""
+    if hint.code == 501 and hint.enhanced is not None and hint.enhanced.subject == 1:
+        return BAD_SENDER_SYNTAX
+    return hint
 
 
 def wire_verb(cmd: Command) -> str:

@@ -342,7 +342,7 @@ REJECTED: list[tuple[bytes, int, str | None]] = [
     (b"MAIL FROM", 501, None),
     (b"RCPT", 501, None),
     (b"RCPT TO:<>", 501, "5.1.3"),  # the null path is a reverse-path only
-    (b"MAIL FROM:<a@b.example", 501, "5.1.3"),
+    (b"MAIL FROM:<a@b.example", 501, "5.1.7"),  # RFC 3463 §3.2: the sender's syntax
     (b"MAIL FROM:<a b@c.example>", 501, "5.1.7"),  # RFC 3463: bad sender syntax
     (b"RCPT TO:<a b@c.example>", 501, "5.1.3"),  # bad destination syntax
     (b"MAIL FROM:<a@[300.1.1.1]>", 501, "5.1.7"),
