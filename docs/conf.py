@@ -27,8 +27,10 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.doctest",
+    "myst_parser",  # docs/interop.md and docs/security.md are Markdown
     "smtpcore_states",
 ]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 
 exclude_patterns = ["_build"]
 templates_path: list[str] = []

@@ -186,9 +186,9 @@ def parse_policy(text: str, *, policy_id: str = "") -> MTASTSPolicy:
 def policy_matches(patterns: Sequence[str], host: str) -> bool:
     """Whether MX host ``host`` matches one of the policy's ``mx`` patterns (RFC 8461 §4.1).
 
-    Names are compared in A-label form, case-insensitively. A pattern "*.example.com" stands
-    for exactly one more label on the left: it matches "mx1.example.com", but neither
-    "example.com" nor "a.b.example.com".
+    Names are compared in A-label form, case-insensitively. A pattern ``*.example.com`` stands
+    for exactly one more label on the left: it matches ``mx1.example.com``, but neither
+    ``example.com`` nor ``a.b.example.com``.
     """
     try:
         name = domain_to_ascii(host)
