@@ -624,3 +624,31 @@ def test_our_client_to_our_strict_server_delivers_one_whole_message(vector: byte
         assert b"first" in got.data and b"MAIL FROM:<ceo@bank.example>" in got.data
         assert b"last" in got.data
         assert got.data.count(b"\r") == got.data.count(b"\n") == got.data.count(b"\r\n")
+
+
+def test_client_never_logs_credentials(caplog: pytest.LogCaptureFixture) -> None:
+    # Whatever the log level, the client's command log shows AUTH lines as "***".
+    import logging
+
+    from smtpcore.sasl import DictCredentials
+
+    caplog.set_level(logging.DEBUG)
+    server_ctx, client_ctx = tls_contexts()
+    creds = DictCredentials({"user": PASSWORD})
+    with sync_server(tls_context=server_ctx, credentials=creds) as (server, rec):
+        for mech in ("PLAIN", "LOGIN"):
+            with SMTPClient(
+                "127.0.0.1",
+                server.port,
+                ssl_context=client_ctx,
+                server_hostname="localhost",
+                tls_policy="required",
+                username="user",
+                password=PASSWORD,
+                auth_mechanisms=[mech],
+            ) as client:
+                client.send_message(BODY, "a@example.org", ["b@example.net"])
+    assert len(rec.messages) == 2
+    assert any(r.name.startswith("smtpcore.client") for r in caplog.records)
+    for secret in SECRETS:
+        assert secret.decode() not in caplog.text
