@@ -479,6 +479,57 @@ def test_connections_beyond_max_connections_per_ip_get_a_421_greeting(make_serve
 
 
 @servers
+def test_a_flood_of_turned_away_connections_leaks_no_slot(make_server: Any) -> None:
+    # 50 connections beyond max_connections all get their 421 and are closed; once the
+    # flood is over, the server serves again (no slot is lost to a turned-away client).
+    with make_server(max_connections=1) as (server, _rec):
+        with raw(server.port) as a:
+            for _ in range(50):
+                with raw(server.port, greeting=421) as c:
+                    assert c.closed()
+            assert a.command(b"QUIT")[0] == 221
+            assert a.closed()
+        codes = []
+        for _ in range(200):  # bounded: the slot comes back as soon as the session ends
+            with raw(server.port, greeting=None) as c:
+                codes.append(c.code())
+                if codes[-1] == 220:
+                    break
+        assert codes[-1] == 220, codes[-5:]
+
+
+def test_turned_away_under_implicit_tls() -> None:
+    # RFC 8314 §3.3: under implicit TLS nothing is sent before the handshake. The asyncio
+    # listener completes it and says 421 inside TLS; the blocking listener, which answers
+    # turned-away clients from its accepting thread, closes them without a handshake.
+    server_ctx, client_ctx = tls_contexts()
+    with (
+        async_server_thread(tls_context=server_ctx, implicit_tls=True, max_connections=1) as (
+            server,
+            _rec,
+        ),
+        raw(server.port, greeting=None) as a,
+    ):
+        a.starttls(client_ctx)
+        assert a.code() == 220
+        with raw(server.port, greeting=None) as b:
+            b.starttls(client_ctx)
+            assert b.code() == 421
+    with (
+        sync_server(tls_context=server_ctx, implicit_tls=True, max_connections=1) as (
+            server,
+            _rec,
+        ),
+        raw(server.port, greeting=None) as a,
+    ):
+        a.starttls(client_ctx)
+        assert a.code() == 220
+        with raw(server.port, greeting=None) as b, pytest.raises((ssl.SSLError, OSError)):
+            b.starttls(client_ctx)
+            b.code()
+
+
+@servers
 def test_a_closed_connection_gives_its_per_ip_slot_back(make_server: Any) -> None:
     # The count per address must not leak: once a client's session is over, that address
     # may connect again (else max_connections_per_ip would lock clients out for good).
@@ -749,3 +800,43 @@ def test_empty_sender_path_gets_the_sender_syntax_code() -> None:
     events = drive_server(ServerConnection(), [b"EHLO c.example\r\nMAIL FROM:\r\n"])
     [bad] = [e for e in events if isinstance(e, InvalidCommand)]
     assert (bad.hint.code, str(bad.hint.enhanced)) == (501, "5.1.7")
+
+
+@pytest.mark.parametrize("mech", ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"])
+@pytest.mark.parametrize("good", [True, False], ids=["right", "wrong"])
+def test_every_mechanism_checks_secrets_in_constant_time(
+    monkeypatch: pytest.MonkeyPatch, mech: str, good: bool
+) -> None:
+    # Each server mechanism decides through hmac.compare_digest, for a right password and a
+    # wrong one alike (no early "==" that would leak how much of a secret matched).
+    import hmac
+
+    from smtpcore import sasl
+
+    real = hmac.compare_digest
+    calls: list[int] = []
+
+    def spy(a: Any, b: Any) -> bool:
+        calls.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    store = DictCredentials({"user": "s3cret"})
+    server = sasl.server_mechanism(
+        mech, store, nonce="server-nonce-xyz", challenge=b"<1.2@mx.example>", iterations=4096
+    )
+    client = sasl.client_mechanism(
+        mech, username="user", password="s3cret" if good else "s3creX", nonce="client-nonce"
+    )
+    response: bytes | None = client.initial_response()
+    outcome: object = None
+    for _ in range(8):  # bounded: these mechanisms take at most three steps
+        outcome = server.step(response)
+        if not isinstance(outcome, sasl.Challenge):
+            break
+        try:
+            response = client.respond(outcome.data)
+        except sasl.SASLError:
+            break
+    assert isinstance(outcome, sasl.Success) is good, outcome
+    assert calls, f"{mech}: no constant-time comparison"
