@@ -280,3 +280,45 @@ def test_non_ascii_parameter_value_needs_smtputf8(line: bytes, strict: bool) -> 
         parse_command(line, strict=strict, utf8=False)
     assert info.value.reply_hint.code == 501
     command_target(bytes([int(strict)]) + line)  # the fuzz crash itself
+
+
+@fuzz_settings
+@given(
+    st.lists(st.one_of(st.sampled_from(BODY_TOKENS), st.binary(max_size=6)), max_size=40).map(
+        b"".join
+    ),
+    st.integers(1, 16),
+)
+def test_our_client_never_emits_a_smuggling_sequence(body: bytes, size: int) -> None:
+    # The client side of the smuggling rule, for any body: the client's data goes through
+    # the strict server (bare_line_endings="reject") as exactly one message, with no bare
+    # CR or LF, holding the body with every CR, LF and CRLF read as one line end.
+    from smtpcore import Address, ClientConnection, Reply
+    from smtpcore._events import Data, Ehlo, Rcpt
+    from tests.helpers import ConnectionPair, drain
+
+    pair = ConnectionPair(ClientConnection(), ServerConnection())
+    pair.server_send(pair.server.greeting())
+    pair.client_send(Ehlo(hostname="c.example"))
+    pair.server_send(pair.server.ehlo_reply())
+    pair.client_send(Mail(reverse_path=Address.parse("a@example.org")))
+    pair.server_send(Reply.of(250, "OK"))
+    pair.client_send(Rcpt(forward_path=Address.parse("b@example.net")))
+    pair.server_send(Reply.of(250, "OK"))
+    pair.client_send(Data())
+    pair.server_send(Reply.of(354, "go"))
+    events = []
+    for piece in [*chunks(body, size), None]:
+        wire = pair.client.send(EndOfMessage() if piece is None else MessageData(data=piece))
+        if wire:  # the encoder may hold back a CR: b"" here is no end of file
+            pair.server.receive_data(wire)
+        events += drain(pair.server)
+    ends = [e for e in events if isinstance(e, EndOfMessage)]
+    assert len(ends) == 1 and not ends[0].bare_line_endings
+    assert pair.server.refusal is None
+    data = b"".join(e.data for e in events if isinstance(e, MessageData))
+    assert data.count(b"\r") == data.count(b"\n") == data.count(b"\r\n")
+    expected = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if expected and not expected.endswith(b"\n"):
+        expected += b"\n"
+    assert data.replace(b"\r\n", b"\n") == expected
