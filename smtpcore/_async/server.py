@@ -72,7 +72,15 @@ class AsyncHandler:
 
     The defaults accept everything and drop the message: a five-line subclass that
     overrides :meth:`handle_message` is a working server.
+
+    Large messages: set ``streaming = True`` and the message is never held whole. Each piece
+    goes to :meth:`handle_data` as it arrives; :meth:`handle_message` then ends it, with
+    ``data`` empty; :meth:`handle_abort` is called instead when the message is not whole
+    (refused by the engine as too big or with bare line endings, or the client went away),
+    so whatever was written can be thrown away.
     """
+
+    streaming = False
 
     async def handle_connect(self, session: Session) -> Reply | None:
         """A 220 (None: the default greeting) or a 421/554 to turn the client away."""
@@ -93,6 +101,12 @@ class AsyncHandler:
         """The whole message. LMTP: one reply per recipient in ``envelope.recipients``
         (or one reply for all)."""
         return None
+
+    async def handle_data(self, session: Session, envelope: Envelope, chunk: bytes) -> None:
+        """Streaming only: the next piece of the message (dot-stuffing already undone)."""
+
+    async def handle_abort(self, session: Session, envelope: Envelope) -> None:
+        """Streaming only: the pieces given so far do not make a message; discard them."""
 
     async def handle_vrfy(self, session: Session, argument: str) -> Reply | None:
         return None
@@ -136,6 +150,7 @@ class AsyncServerSession:
             lmtp=conn.config.lmtp,
         )
         self.messages = 0
+        self._streaming = False  # a streaming handler holds pieces of an unfinished message
 
     def _update(self, **kw: Any) -> None:
         values = {f: getattr(self.session, f) for f in Session.__dataclass_fields__}
@@ -170,6 +185,12 @@ class AsyncServerSession:
         except SMTPCoreError as exc:
             log.debug("session ended: %s", exc)
         finally:
+            if self._streaming:
+                self._streaming = False
+                try:
+                    await self.handler.handle_abort(self.session, self.envelope())
+                except Exception:
+                    log.exception("handle_abort failed")
             try:
                 await self._flush()
             except SMTPCoreError:
@@ -250,7 +271,11 @@ class AsyncServerSession:
     async def _dispatch_event(self, event: Event) -> None:
         conn, handler, session = self.conn, self.handler, self.session
         if isinstance(event, MessageData):
-            self._body.write(event.data)
+            if handler.streaming:
+                self._streaming = True
+                await handler.handle_data(session, self.envelope(), event.data)
+            else:
+                self._body.write(event.data)
             return
         if isinstance(event, Bdat):
             return  # the reply comes after the chunk
@@ -318,7 +343,10 @@ class AsyncServerSession:
         conn = self.conn
         owed = conn.replies_owed
         data, self._body = self._body.getvalue(), io.BytesIO()
+        streamed, self._streaming = self._streaming, False
         if conn.refusal is not None:
+            if streamed:
+                await self.handler.handle_abort(self.session, self.envelope())
             for _ in range(owed):
                 self._reply(Reply.from_hint(conn.refusal))
             return
