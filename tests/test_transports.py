@@ -416,3 +416,32 @@ def test_long_xoauth2_token_goes_after_the_first_challenge() -> None:
         ) as client,
     ):
         assert client.connection.authenticated
+
+
+def test_the_conversation_is_logged_at_debug_without_secrets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server_ctx, client_ctx = tls_contexts()
+    creds = DictCredentials({"user": "hunter2-secret"})
+    with (
+        sync_server(tls_context=server_ctx, credentials=creds) as (server, _rec),
+        caplog.at_level("DEBUG", logger="smtpcore"),
+    ):
+        for mech in ("PLAIN", "LOGIN"):
+            with SMTPClient(
+                "127.0.0.1",
+                server.port,
+                ssl_context=client_ctx,
+                server_hostname="localhost",
+                username="user",
+                password="hunter2-secret",
+                auth_mechanisms=[mech],
+            ) as client:
+                client.send_message(BODY, "a@example.org", ["b@example.net"])
+    text = caplog.text
+    assert "C: MAIL FROM:<a@example.org>" in text and "C: AUTH PLAIN ***" in text
+    import base64
+
+    for secret in ("hunter2-secret", base64.b64encode(b"hunter2-secret").decode()):
+        assert secret not in text
+    assert base64.b64encode(b"\0user\0hunter2-secret").decode() not in text

@@ -312,21 +312,18 @@ class AsyncSMTPClient:
 
     async def _send_commands(self, cmds: Sequence[Command], timeout: float) -> list[Reply]:
         """Send a group of commands in one write (RFC 2920) and read one reply for each."""
-        out = b"".join(self._conn.send(c) for c in cmds)
-        for c in cmds:
-            if log.isEnabledFor(logging.DEBUG):
-                line = self._conn_line(c)
-                log.debug("C: %s", line)
-        await self._write(out, timeout)
+        lines = [self._conn.send(c) for c in cmds]
+        if log.isEnabledFor(logging.DEBUG):
+            for c, raw in zip(cmds, lines, strict=True):
+                log.debug("C: %s", self._conn_line(c, raw))
+        await self._write(b"".join(lines), timeout)
         return [await self._read_reply(timeout) for _ in cmds]
 
     @staticmethod
-    def _conn_line(cmd: Command) -> str:
-        if isinstance(cmd, (AuthResponse, AuthCancel)):
-            return "***" if isinstance(cmd, AuthResponse) else "*"
-        if isinstance(cmd, Auth):
-            return f"AUTH {cmd.mechanism}{' ***' if cmd.initial_response is not None else ''}"
-        return type(cmd).__name__.upper()
+    def _conn_line(cmd: Command, raw: bytes) -> str:
+        """The line as sent, for the DEBUG log, with every SASL secret masked."""
+        masked = sasl.mask_auth_line(raw, continuation=isinstance(cmd, (AuthResponse, AuthCancel)))
+        return masked.rstrip(b"\r\n").decode("utf-8", "replace")
 
     async def command(self, cmd: Command, timeout: float | None = None) -> Reply:
         """Send one command and return its reply (negative replies are returned, not raised)."""
