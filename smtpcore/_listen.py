@@ -33,6 +33,7 @@ class ServerOptions:
     dsn: bool = True
     requiretls: bool = False
     max_connections: int = 1000
+    proxy_protocol: bool = False  # a PROXY v1/v2 header comes first (trusted balancers only)
     capabilities: Capabilities | None = None  # overrides everything above when given
 
     def advertised(self) -> Capabilities:

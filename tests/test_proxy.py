@@ -67,3 +67,44 @@ def test_arbitrary_bytes_never_crash(data: bytes) -> None:
         parse_proxy_header(data)
     except ProxyProtocolError:
         pass
+
+
+def _serve_with_proxy(script: list[bytes]) -> tuple[bytes, list[object]]:
+    import asyncio
+    from typing import Any
+
+    from smtpcore._async.server import AsyncServerSession
+    from smtpcore._listen import ServerOptions
+    from smtpcore.aio import AsyncHandler
+    from smtpcore.testing import AsyncMockStream
+
+    peers: list[object] = []
+
+    class H(AsyncHandler):
+        async def handle_message(self, session: Any, envelope: Any, data: bytes) -> Any:
+            peers.append(session.peer)
+
+    stream = AsyncMockStream(script)
+    session = AsyncServerSession(stream, H(), ServerOptions().connection(), proxy_protocol=True)
+    asyncio.run(session.run())
+    return bytes(stream.written), peers
+
+
+def test_the_session_takes_the_client_address_from_the_header() -> None:
+    out, peers = _serve_with_proxy(
+        [
+            b"PROXY TCP4 203.0.113.7 192.0.2.1 40000 25\r\nEHLO c.example\r\n",
+            b"MAIL FROM:<a@example.org>\r\n",
+            b"RCPT TO:<b@example.net>\r\n",
+            b"DATA\r\n",
+            b"hi\r\n.\r\n",
+            b"QUIT\r\n",
+        ]
+    )
+    assert out.startswith(b"220 ") and out.endswith(b"221 2.0.0 Bye\r\n")
+    assert peers == [("203.0.113.7", 40000)]
+
+
+def test_no_greeting_without_a_valid_header() -> None:
+    out, _ = _serve_with_proxy([b"EHLO c.example\r\n"])
+    assert out == b""

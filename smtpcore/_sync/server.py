@@ -49,6 +49,7 @@ from .._events import (
     UnknownCommand,
     Vrfy,
 )
+from .._proxy import ProxyProtocolError, parse_proxy_header
 from .._server import ServerConnection
 from .._state import State
 from .._status import LOCAL_ERROR, TIMEOUT, StatusHint
@@ -131,6 +132,7 @@ class ServerSession:
         data_timeout: float = 180.0,
         greeting: Reply | None = None,
         peer: Any = None,
+        proxy_protocol: bool = False,
     ) -> None:
         self.stream = stream
         self.handler = handler
@@ -151,6 +153,7 @@ class ServerSession:
             lmtp=conn.config.lmtp,
         )
         self.messages = 0
+        self.proxy_protocol = proxy_protocol
         self._streaming = False  # a streaming handler holds pieces of an unfinished message
 
     def _update(self, **kw: Any) -> None:
@@ -198,8 +201,35 @@ class ServerSession:
                 pass
             self.stream.close()
 
+    def _read_proxy_header(self) -> bool:
+        """The PROXY protocol header the load balancer sends first (v1 or v2): the real
+        client's address becomes the session's peer. False when it is missing or broken."""
+        buf = b""
+        deadline = time.monotonic() + self.idle_timeout
+        for _ in range(64):  # a header is at most 107 (v1) or 16 + 65535 (v2) octets
+            try:
+                parsed = parse_proxy_header(buf)
+            except ProxyProtocolError as exc:
+                log.info("bad PROXY header from %s: %s", self.session.peer, exc)
+                return False
+            if parsed is not None:
+                info, used = parsed
+                if info.source is not None:
+                    self._update(peer=info.source, local=info.destination)
+                if buf[used:]:
+                    self.conn.receive_data(buf[used:])
+                return True
+            left = deadline - time.monotonic()
+            data = self.stream.read(_READ_SIZE, left) if left > 0 else b""
+            if not data:
+                return False
+            buf += data
+        return False
+
     def _run(self) -> None:
         conn = self.conn
+        if self.proxy_protocol and not self._read_proxy_header():
+            return  # no greeting for a connection that did not say who it is for
         greeting = self.greeting or self.handler.handle_connect(self.session)
         self._reply(greeting or conn.greeting())
         if conn.state is State.CLOSED or (greeting is not None and greeting.code != 220):
