@@ -92,6 +92,7 @@ class AsyncSMTPServer:
         require_tls: bool = False,
         require_auth: bool = False,
         max_connections: int = 1000,
+        proxy_protocol: bool = False,
         max_connections_per_ip: int | None = None,
         lmtp: bool = False,
         capabilities: Capabilities | None = None,
@@ -115,6 +116,7 @@ class AsyncSMTPServer:
             require_tls=require_tls,
             require_auth=require_auth,
             max_connections=max_connections,
+            proxy_protocol=proxy_protocol,
             capabilities=capabilities,
         )
         if max_connections_per_ip is not None and max_connections_per_ip < 1:
@@ -196,6 +198,7 @@ class AsyncSMTPServer:
             idle_timeout=opts.timeouts.server_idle,
             data_timeout=opts.timeouts.data_block,
             greeting=busy,
+            proxy_protocol=opts.proxy_protocol,
         )
         try:
             await session.run()

@@ -78,6 +78,7 @@ class SMTPServer:
         require_tls: bool = False,
         require_auth: bool = False,
         max_connections: int = 100,
+        proxy_protocol: bool = False,
         max_connections_per_ip: int | None = None,
         lmtp: bool = False,
         capabilities: Capabilities | None = None,
@@ -101,6 +102,7 @@ class SMTPServer:
             require_tls=require_tls,
             require_auth=require_auth,
             max_connections=max_connections,
+            proxy_protocol=proxy_protocol,
             capabilities=capabilities,
         )
         self._pool: ThreadPoolExecutor | None = None
@@ -217,6 +219,7 @@ class SMTPServer:
                 credentials=self.credentials,
                 idle_timeout=opts.timeouts.server_idle,
                 data_timeout=opts.timeouts.data_block,
+                proxy_protocol=opts.proxy_protocol,
             ).run()
         except Exception:
             log.exception("session failed")

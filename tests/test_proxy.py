@@ -108,3 +108,30 @@ def test_the_session_takes_the_client_address_from_the_header() -> None:
 def test_no_greeting_without_a_valid_header() -> None:
     out, _ = _serve_with_proxy([b"EHLO c.example\r\n"])
     assert out == b""
+
+
+@pytest.mark.parametrize("flavour", ["aio", "sync"])
+def test_listeners_take_the_header_over_a_socket(flavour: str) -> None:
+    import socket
+
+    from tests.servers import async_server_thread, sync_server
+
+    make = async_server_thread if flavour == "aio" else sync_server
+    with make(proxy_protocol=True) as (server, rec):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"PROXY TCP6 2001:db8::7 2001:db8::1 50000 25\r\n")
+            f = s.makefile("rb")
+            assert f.readline().startswith(b"220 ")
+            for line in (
+                b"HELO c.example",
+                b"MAIL FROM:<a@example.org>",
+                b"RCPT TO:<b@example.net>",
+                b"DATA",
+            ):
+                s.sendall(line + b"\r\n")
+                assert f.readline()[:1] in (b"2", b"3")
+            s.sendall(b"hi\r\n.\r\nQUIT\r\n")
+            assert f.readline().startswith(b"250 ")
+            f.close()
+        assert rec.got.wait(5)
+    assert rec.messages[0].session.peer == ("2001:db8::7", 50000)
