@@ -70,8 +70,9 @@ class AsyncSMTPServer:
     enables AUTH, offered only over TLS unless ``auth_requires_tls=False``. Beyond
     ``max_connections`` open connections, or ``max_connections_per_ip`` from one client
     address (None: no limit per address), clients get a 421 greeting (RFC 5321 §3.1) and are
-    closed. :meth:`close` stops accepting, lets sessions in flight finish within ``grace``
-    seconds, then cuts the rest.
+    closed. ``proxy_protocol=True`` expects a PROXY protocol v1/v2 header from a trusted
+    load balancer first and takes the client's address from it. :meth:`close` stops
+    accepting, lets sessions in flight finish within ``grace`` seconds, then cuts the rest.
     """
 
     def __init__(
