@@ -291,7 +291,7 @@ class Codec:
 def scenarios(smoke: bool) -> list[Scenario]:
     s = 0.02 if smoke else 1.0
     n_persist, n_newconn = int(10000 * s), int(3000 * s)
-    big = [1, 2] if smoke else [20, 100]
+    big = [1] if smoke else [20, 100]
     n_1k, n_big = max(int(5000 * s), 20), (1 if smoke else 3)
     n_idle = 20 if smoke else 1000
     aio_servers = ["smtpcore", "aiosmtpd", "smtp-sink"]
