@@ -852,3 +852,44 @@ def test_ipv4_mapped_ipv6_peers_count_as_their_ipv4_address() -> None:
     assert _peer_ip(("2001:db8::1", 25, 0, 0)) == "2001:db8::1"
     assert _peer_ip(None) is None
     assert _peer_ip("/run/smtp.sock") is None
+
+
+@servers
+def test_plaintext_sent_after_the_220_to_starttls_is_never_executed(make_server: Any) -> None:
+    # CVE-2011-0411, second form: the plaintext comes after the 220, before the ClientHello.
+    # It is not a TLS record: the handshake fails and the command is never executed, never
+    # answered in plaintext.
+    server_ctx, client_ctx = tls_contexts()
+    # strict_pipelining off, so that a vulnerable server would deliver the injected message
+    config = ServerConfig(strict_pipelining=False)
+    with (
+        make_server(tls_context=server_ctx, config=config) as (server, rec),
+        raw(server.port) as c,
+    ):
+        ehlo(c)
+        assert c.command(b"STARTTLS")[0] == 220
+        c.send(
+            b"EHLO attacker.example\r\nMAIL FROM:<ceo@bank.example>\r\n"
+            b"RCPT TO:<victim@example.net>\r\nDATA\r\nSubject: injected\r\n\r\nhi\r\n.\r\n"
+        )
+        with pytest.raises((ssl.SSLError, OSError)):
+            c.starttls(client_ctx)
+            c.command(b"NOOP")
+    # the server has finished every session here: an executed injection would show
+    assert rec.messages == []
+
+
+@servers
+def test_implicit_tls_client_that_never_says_hello_is_cut_off(make_server: Any) -> None:
+    # RFC 8314 §3.3 ports start with the TLS handshake; a client that connects and sends
+    # nothing is dropped after Timeouts.connect, not held forever.
+    server_ctx, _ = tls_contexts()
+    timeouts = Timeouts(connect=0.3)
+    with make_server(tls_context=server_ctx, implicit_tls=True, timeouts=timeouts) as (
+        server,
+        _rec,
+    ):
+        start = time.monotonic()
+        with raw(server.port, greeting=None) as c:
+            assert c.closed()
+        assert time.monotonic() - start < 5.0
