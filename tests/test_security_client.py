@@ -470,6 +470,10 @@ def test_server_trickling_a_reply_is_cut_off(run: Any) -> None:
 def _responder(c: FakeConn, *extra: str) -> None:
     """Answers any command sensibly, records everything, until QUIT or EOF."""
     c.greet("PIPELINING", "SIZE 1000000", "8BITMIME", "SMTPUTF8", "DSN", "AUTH PLAIN LOGIN", *extra)
+    _answer_all(c)
+
+
+def _answer_all(c: FakeConn) -> None:
     for _ in range(1000):
         line = c.line()
         verb = line.split(b" ", 1)[0].upper()
@@ -652,3 +656,50 @@ def test_client_never_logs_credentials(caplog: pytest.LogCaptureFixture) -> None
     assert any(r.name.startswith("smtpcore.client") for r in caplog.records)
     for secret in SECRETS:
         assert secret.decode() not in caplog.text
+
+
+@pytest.mark.parametrize("verified", [True, False], ids=["verified", "unverified"])
+def test_requiretls_message_needs_verified_tls(verified: bool) -> None:
+    # RFC 8689 §4.2.1: over TLS whose certificate was not verified, a REQUIRETLS message
+    # does not leave (no MAIL); with a verified certificate it goes, with REQUIRETLS.
+    server_ctx, trusting_ctx = tls_contexts()
+    blind_ctx = ssl.create_default_context()
+    blind_ctx.check_hostname = False
+    blind_ctx.verify_mode = ssl.CERT_NONE
+
+    def script(c: FakeConn) -> None:
+        c.greet("STARTTLS", "PIPELINING")
+        assert c.line() == b"STARTTLS"
+        c.send(b"220 go ahead\r\n")
+        c.starttls(server_ctx)
+        assert c.line().startswith(b"EHLO")
+        c.send(b"250-fake.example\r\n250-PIPELINING\r\n250 REQUIRETLS\r\n")
+        _answer_all(c)
+
+    with fake(script) as server:
+        client = SMTPClient(
+            "127.0.0.1",
+            server.port,
+            ssl_context=trusting_ctx if verified else blind_ctx,
+            server_hostname="localhost",
+            tls_policy="required",
+        )
+        try:
+            client.connect()
+            assert client.tls is not None
+            mail_params = MailParams(requiretls=True)
+
+            def send() -> Any:
+                return client.send_message(
+                    BODY, "a@example.org", ["b@example.net"], mail_params=mail_params
+                )
+
+            if verified:
+                assert send().delivered
+            else:
+                with pytest.raises(SMTPCoreError):
+                    send()
+        finally:
+            client.close()
+    sent = bytes(server.received)
+    assert (b"MAIL FROM:<a@example.org> REQUIRETLS" in sent) is verified
