@@ -1,13 +1,15 @@
 """Server contenders for benchmarks/run.py, one per subprocess.
 
-    python benchmarks/_servers.py smtpcore|aiosmtpd
+    python benchmarks/_servers.py smtpcore|smtpcore-stream|aiosmtpd
 
 Binds 127.0.0.1 port 0, prints one JSON line ``{"port", "cpu", "rss_kib"}`` (CPU seconds and
 resident memory at readiness, so the parent can subtract start-up costs), serves until
 SIGTERM, then prints ``{"messages", "octets"}`` and exits 0. The parent reads the process's
 CPU time and peak RSS with ``os.wait4``.
 
-Both handlers take each message whole (as ``bytes``), count it and drop it.
+The ``smtpcore`` and ``aiosmtpd`` handlers take each message whole (as ``bytes``), count it
+and drop it; ``smtpcore-stream`` is a streaming handler (``handle_data`` per piece) that
+only counts.
 """
 
 from __future__ import annotations
@@ -78,6 +80,29 @@ async def serve_smtpcore(counter: Counter) -> asyncio.AbstractServer | Any:
     return server
 
 
+async def serve_smtpcore_streaming(counter: Counter) -> Any:
+    from smtpcore._config import Limits, ServerConfig
+    from smtpcore.aio import AsyncHandler, AsyncSMTPServer
+
+    class Handler(AsyncHandler):
+        streaming = True
+
+        def __init__(self) -> None:
+            self.size = 0
+
+        async def handle_data(self, session: Any, envelope: Any, chunk: bytes) -> None:
+            self.size += len(chunk)
+
+        async def handle_message(self, session: Any, envelope: Any, data: bytes) -> None:
+            counter.add(self.size)
+            self.size = 0
+
+    config = ServerConfig(hostname="bench.smtpcore", limits=Limits(message_size=MAX_MESSAGE))
+    server = AsyncSMTPServer(Handler(), "127.0.0.1", 0, config=config, max_connections=5000)
+    await server.start()
+    return server
+
+
 async def serve_aiosmtpd(counter: Counter) -> Any:
     from aiosmtpd.smtp import SMTP
 
@@ -101,6 +126,9 @@ async def main(kind: str) -> None:
     if kind == "smtpcore":
         server = await serve_smtpcore(counter)
         port = server.port
+    elif kind == "smtpcore-stream":
+        server = await serve_smtpcore_streaming(counter)
+        port = server.port
     elif kind == "aiosmtpd":
         server = await serve_aiosmtpd(counter)
         port = server.sockets[0].getsockname()[1]
@@ -111,7 +139,7 @@ async def main(kind: str) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     print(json.dumps({"port": port, "cpu": cpu_seconds(), "rss_kib": rss_kib()}), flush=True)
     await stop.wait()
-    if kind == "smtpcore":
+    if kind.startswith("smtpcore"):
         await server.close(grace=0.5)
     else:
         server.close()
