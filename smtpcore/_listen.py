@@ -3,6 +3,7 @@ advertise from their options, and a fresh :class:`ServerConnection` per client."
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +38,10 @@ class ServerOptions:
     capabilities: Capabilities | None = None  # overrides everything above when given
 
     def advertised(self) -> Capabilities:
+        """What EHLO offers (built once per options value, not once per connection)."""
+        return _advertised(self)
+
+    def _build(self) -> Capabilities:
         if self.capabilities is not None:
             return self.capabilities
         limits = self.config.limits
@@ -67,3 +72,8 @@ class ServerOptions:
             require_tls=self.require_tls,
             require_auth=self.require_auth,
         )
+
+
+@functools.lru_cache(maxsize=32)
+def _advertised(options: ServerOptions) -> Capabilities:
+    return options._build()

@@ -111,6 +111,9 @@ class ServerConnection(ConnectionBase):
         self.greeting_refused = False
         self.discarded_after_starttls = 0
         self._close_after = False
+        self._advertised_key: tuple[object, ...] | None = None
+        self._advertised = self.capabilities
+        self._max_line = self.config.limits.command_line
         self._pending: str | None = None
         self._pending_cmd: Event | None = None
         self._refusal: StatusHint | None = None
@@ -128,11 +131,28 @@ class ServerConnection(ConnectionBase):
     def advertised(self) -> Capabilities:
         """The capabilities as advertised now: no STARTTLS under TLS (RFC 3207 §4.2), no
         AUTH before TLS when it requires TLS, no AUTH once authenticated."""
+        key = (
+            self.capabilities,
+            self.config,
+            self.tls_active,
+            self.auth_requires_tls,
+            self.authenticated,
+        )
+        if key != self._advertised_key:
+            self._advertised_key = key
+            self._advertised = self._compute_advertised()
+            self._max_line = self.config.limits.command_line + sum(
+                n for kw, n in COMMAND_LINE_ALLOWANCE.items() if self._advertised.has(kw)
+            )
+        return self._advertised
+
+    def _compute_advertised(self) -> Capabilities:
         caps = self.capabilities
         drop = set()
-        if self.tls_active:
+        if self.tls_active and caps.has("STARTTLS"):
             drop.add("STARTTLS")
-        if (self.auth_requires_tls and not self.tls_active) or self.authenticated:
+        auth_hidden = (self.auth_requires_tls and not self.tls_active) or self.authenticated
+        if auth_hidden and caps.has("AUTH"):
             drop.add("AUTH")
         if not drop:
             return caps
@@ -151,10 +171,9 @@ class ServerConnection(ConnectionBase):
 
     @property
     def max_command_line(self) -> int:
-        caps = self.advertised
-        return self.config.limits.command_line + sum(
-            n for kw, n in COMMAND_LINE_ALLOWANCE.items() if caps.has(kw)
-        )
+        """RFC 5321 §4.5.3.1.4's 512 octets plus what the advertised extensions allow."""
+        self.advertised  # noqa: B018 - refreshes the cached limit when the session changed
+        return self._max_line
 
     # --- receiving ----------------------------------------------------------------------
 
