@@ -9,6 +9,7 @@ textstring     = 1*(%d09 / %d32-126) ; HT, SP, Printable US-ASCII
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -108,8 +109,12 @@ def _wrap(text: str, prefix: str, width: int) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=512)
 def format_reply(reply: Reply) -> bytes:
-    """The wire form of a reply, every line kept under 512 octets (RFC 5321 §4.5.3.1.5)."""
+    """The wire form of a reply, every line kept under 512 octets (RFC 5321 §4.5.3.1.5).
+
+    Cached: a server sends the same few replies over and over (replies are immutable).
+    """
     enh = reply.enhanced
     prefix = "" if enh is None else f"{enh} "
     lines: list[str] = []
