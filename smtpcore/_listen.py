@@ -6,12 +6,24 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._config import ServerConfig, Timeouts
 from ._extensions import Capabilities
 from ._server import ServerConnection
 
-__all__ = ["ServerOptions"]
+__all__ = ["ServerOptions", "peer_ip"]
+
+
+def peer_ip(peername: Any) -> str | None:
+    """The client's IP address from a socket peer name, IPv4-mapped IPv6 folded to IPv4
+    (so one client cannot count as two), or None for a socket without one (Unix, tests)."""
+    if not isinstance(peername, tuple) or not peername or not isinstance(peername[0], str):
+        return None
+    host: str = peername[0]
+    if host.lower().startswith("::ffff:") and "." in host:
+        return host[7:]
+    return host
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -29,7 +29,7 @@ from ._config import ServerConfig, Timeouts
 from ._envelope import Envelope, Session
 from ._events import Reply
 from ._extensions import Capabilities
-from ._listen import ServerOptions
+from ._listen import ServerOptions, peer_ip
 from ._transaction import RecipientOutcome, SendResult
 
 __all__ = [
@@ -48,17 +48,6 @@ log = logging.getLogger("smtpcore.server")
 
 _BUSY = Reply.of(421, "Too many connections, try again later", "4.7.0")
 _BUSY_IP = Reply.of(421, "Too many connections from your address, try again later", "4.7.0")
-
-
-def _peer_ip(peername: Any) -> str | None:
-    """The client's IP address from a socket peer name, IPv4-mapped IPv6 folded to IPv4
-    (so one client cannot count as two), or None for a socket without one (Unix, tests)."""
-    if not isinstance(peername, tuple) or not peername or not isinstance(peername[0], str):
-        return None
-    host: str = peername[0]
-    if host.lower().startswith("::ffff:") and "." in host:
-        return host[7:]
-    return host
 
 
 class AsyncSMTPServer:
@@ -152,7 +141,7 @@ class AsyncSMTPServer:
     def _accept(self, proto: StreamProtocol) -> None:
         assert proto.transport is not None
         stream = AsyncIOStream(proto.transport, proto)
-        ip = _peer_ip(proto.transport.get_extra_info("peername"))
+        ip = peer_ip(proto.transport.get_extra_info("peername"))
         # Every open connection counts, turned-away ones too, until it is closed.
         busy: Reply | None = None
         if len(self._sessions) >= self.options.max_connections:

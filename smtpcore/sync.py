@@ -27,7 +27,7 @@ from ._config import ServerConfig, Timeouts
 from ._envelope import Envelope, Session
 from ._events import Reply
 from ._extensions import Capabilities
-from ._listen import ServerOptions
+from ._listen import ServerOptions, peer_ip
 from ._sync.client import LMTPClient, SMTPClient, TLSPolicy
 from ._sync.server import Handler, ServerSession
 from ._transaction import RecipientOutcome, SendResult
@@ -269,14 +269,7 @@ class SMTPServer:
 
 
 def _peer_ip(client: socket.socket) -> str | None:
-    """The client's IP address, IPv4-mapped IPv6 folded to IPv4 (one client, one count)."""
     try:
-        peer = client.getpeername()
+        return peer_ip(client.getpeername())
     except OSError:
         return None
-    if not isinstance(peer, tuple) or not peer or not isinstance(peer[0], str):
-        return None
-    host: str = peer[0]
-    if host.lower().startswith("::ffff:") and "." in host:
-        return host[7:]
-    return host

@@ -142,7 +142,8 @@ class ConnectionPair:
         for event in events:
             data = self.client.send(event)
             self.to_server += data
-            self.server.receive_data(data)
+            if data:  # b"" would mean end of file
+                self.server.receive_data(data)
         return drain(self.server)
 
     def server_send(self, *replies: Any) -> list[Event]:
@@ -150,7 +151,8 @@ class ConnectionPair:
         for reply in replies:
             data = self.server.send(reply)
             self.to_client += data
-            self.client.receive_data(data)
+            if data:
+                self.client.receive_data(data)
         return drain(self.client)
 
 

@@ -845,7 +845,7 @@ def test_every_mechanism_checks_secrets_in_constant_time(
 def test_ipv4_mapped_ipv6_peers_count_as_their_ipv4_address() -> None:
     # One client must not get two per-IP budgets by arriving over IPv4 and over a
     # dual-stack socket (::ffff:a.b.c.d, RFC 4291 §2.5.5.2).
-    from smtpcore.aio import _peer_ip
+    from smtpcore._listen import peer_ip as _peer_ip
 
     assert _peer_ip(("::ffff:192.0.2.7", 25, 0, 0)) == "192.0.2.7"
     assert _peer_ip(("192.0.2.7", 25)) == "192.0.2.7"
