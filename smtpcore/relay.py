@@ -134,35 +134,121 @@ def _tls_outcome(client: Any, target: Target, verified: bool) -> dict[str, Any] 
     }
 
 
-def _plan(
-    domain: str,
-    rcpts: list[Address],
-    params: list[RcptParams],
-    targets: list[tuple[str, str, int]],
-    error: MXError | None,
-    tlsa: Mapping[str, TLSAResult],
-    sts: Sequence[str] | None,
-    tls: TLSMode,
-    requiretls: bool,
-) -> DomainDelivery:
-    return DomainDelivery(
-        domain,
-        rcpts,
-        params,
-        targets=targets,
-        error=error,
-        tls=tls,
-        requiretls=requiretls,
-        sts_enforce=sts,
-        sts_match=policy_matches,
-        dane_hosts=frozenset(h.lower() for h, r in tlsa.items() if r.dane),
-    )
-
-
 def _params_for(
     recipients: Sequence[Address], rcpt_params: Mapping[Address, RcptParams] | None
 ) -> dict[Address, RcptParams]:
     return {r: (rcpt_params or {}).get(r, RcptParams()) for r in recipients}
+
+
+def _client_kw(
+    t: Target, contexts: tuple[ssl.SSLContext, ssl.SSLContext], client_kw: dict[str, Any]
+) -> dict[str, Any]:
+    """How to build the client for one target: TLS required or not, verified or not."""
+    return {
+        "tls_policy": "required" if t.tls_required else "opportunistic",
+        "ssl_context": contexts[0] if t.verify else contexts[1],
+        "server_hostname": t.host,
+        **client_kw,
+    }
+
+
+def _connect_failed(dd: DomainDelivery, t: Target, exc: SMTPCoreError) -> None:
+    if isinstance(exc, ReplyError):
+        dd.refused(t, exc.reply)  # a 4yz/5yz greeting or EHLO: on to the next host
+    elif isinstance(exc, TLSError):
+        dd.failed_to_connect(t, str(exc), "tls-error")
+    else:
+        dd.failed_to_connect(t, str(exc))
+
+
+def _checked(
+    dd: DomainDelivery, t: Target, client: Any, tlsa: Mapping[str, TLSAResult]
+) -> bool | None:
+    """After connecting: whether TLS was verified, or None when the host fails the policy
+    (the certificate does not match its TLSA records; REQUIRETLS not offered over verified
+    TLS), recorded in ``dd``."""
+    verified = t.verify and client.tls is not None
+    if t.dane:
+        cert = (client.tls or {}).get("peer_cert")
+        if not cert or not check_tlsa(cert, None, tlsa[t.host].usable_records):
+            dd.refused(t, _DANE_MISMATCH, "policy")
+            return None
+        verified = True
+    caps = client.capabilities
+    if dd.requiretls and not (verified and caps is not None and caps.requiretls):
+        dd.refused(t, _NO_REQUIRETLS, "policy")
+        return None
+    return bool(verified)
+
+
+def _send_failed(dd: DomainDelivery, t: Target, exc: SMTPCoreError) -> None:
+    if isinstance(exc, LocalProtocolError):
+        # the message cannot go to this server as it is (SMTPUTF8, 8BITMIME, SIZE...)
+        dd.refused(t, Reply.of(554, str(exc)[:400], "5.6.0"), "transaction")
+    else:
+        dd.failed_to_connect(t, str(exc), "transaction")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Job:
+    """What both drivers work from: the message, the envelope and the policy."""
+
+    data: bytes
+    sender: Address | None
+    recipients: list[Address]
+    params: dict[Address, RcptParams]
+    mail_params: MailParams | None
+    tls: TLSMode
+    contexts: tuple[ssl.SSLContext, ssl.SSLContext]
+    client_kw: dict[str, Any]
+
+    @classmethod
+    def make(
+        cls,
+        message: bytes | Message,
+        mail_from: Address | str | None,
+        rcpt_to: Sequence[Address | str],
+        *,
+        mail_params: MailParams | None,
+        rcpt_params: Mapping[Address, RcptParams] | None,
+        tls: TLSMode,
+        ssl_context: ssl.SSLContext | None,
+        local_hostname: str | None,
+        timeouts: Timeouts | None,
+    ) -> _Job:
+        recipients = [_addr(r) for r in rcpt_to]
+        return cls(
+            data=_message(message),
+            sender=None if mail_from in (None, "", "<>") else _addr(mail_from),
+            recipients=recipients,
+            params=_params_for(recipients, rcpt_params),
+            mail_params=mail_params,
+            tls=tls,
+            contexts=_contexts(ssl_context),
+            client_kw={"local_hostname": local_hostname, "timeouts": timeouts},
+        )
+
+    def plan(
+        self,
+        domain: str,
+        rcpts: list[Address],
+        lookup: tuple[
+            list[tuple[str, str, int]], MXError | None, dict[str, TLSAResult], Sequence[str] | None
+        ],
+    ) -> DomainDelivery:
+        targets, error, tlsa, sts = lookup
+        return DomainDelivery(
+            domain,
+            rcpts,
+            [self.params[r] for r in rcpts],
+            targets=targets,
+            error=error,
+            tls=self.tls,
+            requiretls=bool(self.mail_params and self.mail_params.requiretls),
+            sts_enforce=sts,
+            sts_match=policy_matches,
+            dane_hosts=frozenset(h.lower() for h, r in tlsa.items() if r.dane),
+        )
 
 
 # --- blocking --------------------------------------------------------------------------------
@@ -194,62 +280,28 @@ def _lookup(
     return targets, None, tlsa, sts
 
 
-def _attempt(
-    dd: DomainDelivery,
-    t: Target,
-    data: bytes,
-    mail_from: Address | None,
-    mail_params: MailParams | None,
-    tlsa: Mapping[str, TLSAResult],
-    contexts: tuple[ssl.SSLContext, ssl.SSLContext],
-    client_kw: dict[str, Any],
-) -> None:
-    client = SMTPClient(
-        t.address,
-        t.port,
-        tls_policy="required" if t.tls_required else "opportunistic",
-        ssl_context=contexts[0] if t.verify else contexts[1],
-        server_hostname=t.host,
-        **client_kw,
-    )
+def _attempt(job: _Job, dd: DomainDelivery, t: Target, tlsa: Mapping[str, TLSAResult]) -> None:
+    client = SMTPClient(t.address, t.port, **_client_kw(t, job.contexts, job.client_kw))
     try:
         try:
             client.connect()
-        except ReplyError as exc:
-            dd.refused(t, exc.reply)
-            return
-        except TLSError as exc:
-            dd.failed_to_connect(t, str(exc), "tls-error")
-            return
         except SMTPCoreError as exc:
-            dd.failed_to_connect(t, str(exc))
+            _connect_failed(dd, t, exc)
             return
-        verified = t.verify and client.tls is not None
-        if t.dane:
-            cert = (client.tls or {}).get("peer_cert")
-            if not cert or not check_tlsa(cert, None, tlsa[t.host].usable_records):
-                dd.refused(t, _DANE_MISMATCH, "policy")
-                return
-            verified = True
-        caps = client.capabilities
-        if dd.requiretls and not (verified and caps is not None and caps.requiretls):
-            dd.refused(t, _NO_REQUIRETLS, "policy")
+        verified = _checked(dd, t, client, tlsa)
+        if verified is None:
             return
         try:
             result = client.send_message(
-                data,
-                mail_from,
+                job.data,
+                job.sender,
                 list(dd.pending),
-                mail_params=mail_params,
+                mail_params=job.mail_params,
                 rcpt_params=dd.pending_params(),
                 raise_on_failure=False,
             )
-        except LocalProtocolError as exc:
-            # the message cannot go to this server as it is (SMTPUTF8, 8BITMIME, SIZE...)
-            dd.refused(t, Reply.of(554, str(exc)[:400], "5.6.0"), "transaction")
-            return
         except SMTPCoreError as exc:
-            dd.failed_to_connect(t, str(exc), "transaction")
+            _send_failed(dd, t, exc)
             return
         dd.sent(t, result, _tls_outcome(client, t, verified))
     finally:
@@ -282,29 +334,31 @@ def deliver(
     validating resolver for DANE). ``routes`` sends a domain (or ``*``) to a fixed
     ``host[:port]``; ``port`` overrides 25 for MX hosts (tests, smart hosts).
     """
-    data = _message(message)
-    sender = None if mail_from in (None, "", "<>") else _addr(mail_from)
-    recipients = [_addr(r) for r in rcpt_to]
-    params = _params_for(recipients, rcpt_params)
-    requiretls = bool(mail_params and mail_params.requiretls)
-    contexts = _contexts(ssl_context)
-    client_kw: dict[str, Any] = {"local_hostname": local_hostname, "timeouts": timeouts}
+    job = _Job.make(
+        message,
+        mail_from,
+        rcpt_to,
+        mail_params=mail_params,
+        rcpt_params=rcpt_params,
+        tls=tls,
+        ssl_context=ssl_context,
+        local_hostname=local_hostname,
+        timeouts=timeouts,
+    )
     results: dict[Address, DeliveryResult] = {}
-    for domain, rcpts in _group(recipients).items():
-        targets, error, tlsa, sts = _lookup(
+    for domain, rcpts in _group(job.recipients).items():
+        lookup = _lookup(
             domain, routes=routes, port=port, resolver=resolver, rng=rng, dane=dane, mta_sts=mta_sts
         )
-        dd = _plan(
-            domain, rcpts, [params[r] for r in rcpts], targets, error, tlsa, sts, tls, requiretls
-        )
-        for _ in range(len(targets) + 1):
+        dd = job.plan(domain, rcpts, lookup)
+        for _ in range(len(lookup[0]) + 1):
             target = dd.next_target()
             if target is None:
                 break
-            _attempt(dd, target, data, sender, mail_params, tlsa, contexts, client_kw)
+            _attempt(job, dd, target, lookup[2])
         for res in dd.results_list(rcpts):
             results[res.recipient] = res
-    return RelayReport(tuple(results[r] for r in recipients))
+    return RelayReport(tuple(results[r] for r in job.recipients))
 
 
 # --- asyncio ---------------------------------------------------------------------------------
@@ -337,60 +391,29 @@ async def _lookup_async(
 
 
 async def _attempt_async(
-    dd: DomainDelivery,
-    t: Target,
-    data: bytes,
-    mail_from: Address | None,
-    mail_params: MailParams | None,
-    tlsa: Mapping[str, TLSAResult],
-    contexts: tuple[ssl.SSLContext, ssl.SSLContext],
-    client_kw: dict[str, Any],
+    job: _Job, dd: DomainDelivery, t: Target, tlsa: Mapping[str, TLSAResult]
 ) -> None:
-    client = AsyncSMTPClient(
-        t.address,
-        t.port,
-        tls_policy="required" if t.tls_required else "opportunistic",
-        ssl_context=contexts[0] if t.verify else contexts[1],
-        server_hostname=t.host,
-        **client_kw,
-    )
+    client = AsyncSMTPClient(t.address, t.port, **_client_kw(t, job.contexts, job.client_kw))
     try:
         try:
             await client.connect()
-        except ReplyError as exc:
-            dd.refused(t, exc.reply)
-            return
-        except TLSError as exc:
-            dd.failed_to_connect(t, str(exc), "tls-error")
-            return
         except SMTPCoreError as exc:
-            dd.failed_to_connect(t, str(exc))
+            _connect_failed(dd, t, exc)
             return
-        verified = t.verify and client.tls is not None
-        if t.dane:
-            cert = (client.tls or {}).get("peer_cert")
-            if not cert or not check_tlsa(cert, None, tlsa[t.host].usable_records):
-                dd.refused(t, _DANE_MISMATCH, "policy")
-                return
-            verified = True
-        caps = client.capabilities
-        if dd.requiretls and not (verified and caps is not None and caps.requiretls):
-            dd.refused(t, _NO_REQUIRETLS, "policy")
+        verified = _checked(dd, t, client, tlsa)
+        if verified is None:
             return
         try:
             result = await client.send_message(
-                data,
-                mail_from,
+                job.data,
+                job.sender,
                 list(dd.pending),
-                mail_params=mail_params,
+                mail_params=job.mail_params,
                 rcpt_params=dd.pending_params(),
                 raise_on_failure=False,
             )
-        except LocalProtocolError as exc:
-            dd.refused(t, Reply.of(554, str(exc)[:400], "5.6.0"), "transaction")
-            return
         except SMTPCoreError as exc:
-            dd.failed_to_connect(t, str(exc), "transaction")
+            _send_failed(dd, t, exc)
             return
         dd.sent(t, result, _tls_outcome(client, t, verified))
     finally:
@@ -418,19 +441,23 @@ async def deliver_async(
 ) -> RelayReport:
     """:func:`deliver` for asyncio: domains are delivered concurrently, at most
     ``concurrency`` at a time."""
-    data = _message(message)
-    sender = None if mail_from in (None, "", "<>") else _addr(mail_from)
-    recipients = [_addr(r) for r in rcpt_to]
-    params = _params_for(recipients, rcpt_params)
-    requiretls = bool(mail_params and mail_params.requiretls)
-    contexts = _contexts(ssl_context)
-    client_kw: dict[str, Any] = {"local_hostname": local_hostname, "timeouts": timeouts}
+    job = _Job.make(
+        message,
+        mail_from,
+        rcpt_to,
+        mail_params=mail_params,
+        rcpt_params=rcpt_params,
+        tls=tls,
+        ssl_context=ssl_context,
+        local_hostname=local_hostname,
+        timeouts=timeouts,
+    )
     limit = asyncio.Semaphore(max(1, concurrency))
     results: dict[Address, DeliveryResult] = {}
 
     async def one(domain: str, rcpts: list[Address]) -> None:
         async with limit:
-            targets, error, tlsa, sts = await _lookup_async(
+            lookup = await _lookup_async(
                 domain,
                 routes=routes,
                 port=port,
@@ -439,29 +466,17 @@ async def deliver_async(
                 dane=dane,
                 mta_sts=mta_sts,
             )
-            dd = _plan(
-                domain,
-                rcpts,
-                [params[r] for r in rcpts],
-                targets,
-                error,
-                tlsa,
-                sts,
-                tls,
-                requiretls,
-            )
-            for _ in range(len(targets) + 1):
+            dd = job.plan(domain, rcpts, lookup)
+            for _ in range(len(lookup[0]) + 1):
                 target = dd.next_target()
                 if target is None:
                     break
-                await _attempt_async(
-                    dd, target, data, sender, mail_params, tlsa, contexts, client_kw
-                )
+                await _attempt_async(job, dd, target, lookup[2])
             for res in dd.results_list(rcpts):
                 results[res.recipient] = res
 
-    await asyncio.gather(*(one(d, r) for d, r in _group(recipients).items()))
-    return RelayReport(tuple(results[r] for r in recipients))
+    await asyncio.gather(*(one(d, r) for d, r in _group(job.recipients).items()))
+    return RelayReport(tuple(results[r] for r in job.recipients))
 
 
 # --- bounces -----------------------------------------------------------------------------------
