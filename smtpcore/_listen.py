@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._config import ServerConfig, Timeouts
@@ -48,6 +48,31 @@ class ServerOptions:
     max_connections: int = 1000
     proxy_protocol: bool = False  # a PROXY v1/v2 header comes first (trusted balancers only)
     capabilities: Capabilities | None = None  # overrides everything above when given
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        config: ServerConfig | None,
+        hostname: str | None,
+        lmtp: bool,
+        timeouts: Timeouts | None,
+        starttls: bool,
+        auth: bool,
+        auth_mechanisms: Sequence[str],
+        **flags: Any,
+    ) -> ServerOptions:
+        """The options of a listener's keyword arguments (both flavours take the same)."""
+        cfg = config or ServerConfig()
+        if hostname is not None or lmtp:
+            cfg = replace(cfg, hostname=hostname or cfg.hostname, lmtp=lmtp or cfg.lmtp)
+        return cls(
+            config=cfg,
+            timeouts=timeouts or Timeouts(),
+            starttls=starttls,
+            auth_mechanisms=tuple(auth_mechanisms) if auth else (),
+            **flags,
+        )
 
     def advertised(self) -> Capabilities:
         """What EHLO offers (built once per options value, not once per connection)."""

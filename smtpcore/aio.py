@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import socket
 import ssl
@@ -87,9 +86,6 @@ class AsyncSMTPServer:
         lmtp: bool = False,
         capabilities: Capabilities | None = None,
     ) -> None:
-        cfg = config or ServerConfig()
-        if hostname is not None or lmtp:
-            cfg = dataclasses.replace(cfg, hostname=hostname or cfg.hostname, lmtp=lmtp or cfg.lmtp)
         self.handler = handler
         self.host = host
         self._port = port
@@ -97,11 +93,14 @@ class AsyncSMTPServer:
         self.tls_context = tls_context
         self.implicit_tls = implicit_tls
         self.credentials = credentials
-        self.options = ServerOptions(
-            config=cfg,
-            timeouts=timeouts or Timeouts(),
+        self.options = ServerOptions.make(
+            config=config,
+            hostname=hostname,
+            lmtp=lmtp,
+            timeouts=timeouts,
             starttls=tls_context is not None and not implicit_tls,
-            auth_mechanisms=tuple(auth_mechanisms) if credentials is not None else (),
+            auth=credentials is not None,
+            auth_mechanisms=auth_mechanisms,
             auth_requires_tls=auth_requires_tls,
             require_tls=require_tls,
             require_auth=require_auth,

@@ -13,7 +13,6 @@ connection behind a bounded pool, and hands each message to your :class:`Handler
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import socket
 import ssl
@@ -83,9 +82,6 @@ class SMTPServer:
         lmtp: bool = False,
         capabilities: Capabilities | None = None,
     ) -> None:
-        cfg = config or ServerConfig()
-        if hostname is not None or lmtp:
-            cfg = dataclasses.replace(cfg, hostname=hostname or cfg.hostname, lmtp=lmtp or cfg.lmtp)
         self.handler = handler
         self.host = host
         self._port = port
@@ -93,11 +89,14 @@ class SMTPServer:
         self.tls_context = tls_context
         self.implicit_tls = implicit_tls
         self.credentials = credentials
-        self.options = ServerOptions(
-            config=cfg,
-            timeouts=timeouts or Timeouts(),
+        self.options = ServerOptions.make(
+            config=config,
+            hostname=hostname,
+            lmtp=lmtp,
+            timeouts=timeouts,
             starttls=tls_context is not None and not implicit_tls,
-            auth_mechanisms=tuple(auth_mechanisms) if credentials is not None else (),
+            auth=credentials is not None,
+            auth_mechanisms=auth_mechanisms,
             auth_requires_tls=auth_requires_tls,
             require_tls=require_tls,
             require_auth=require_auth,
