@@ -15,7 +15,8 @@ from __future__ import annotations
 import copy
 import email.policy
 import email.utils
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from typing import BinaryIO
@@ -30,6 +31,9 @@ __all__ = [
     "scan_message",
     "MessageScan",
     "iter_chunks",
+    "as_address",
+    "prepare_message",
+    "PreparedMessage",
 ]
 
 
@@ -119,3 +123,74 @@ def iter_chunks(
         if not isinstance(piece, (bytes, bytearray, memoryview)):
             raise LocalProtocolError("a message iterable must yield bytes")
         yield bytes(piece)
+
+
+def as_address(value: Address | str | None) -> Address | None:
+    """An envelope address from an Address or its text; "" and "<>" are the null path."""
+    if value is None or isinstance(value, Address):
+        return value
+    if type(value) is not str:
+        return Address.parse(value)  # its own typed error for what is not text
+    return None if value in ("", "<>") else _parse_address(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_address(text: str) -> Address:
+    """Address.parse, remembered: a bulk sender names the same few addresses again and
+    again, and an Address is immutable."""
+    return Address.parse(text)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreparedMessage:
+    """A message ready for a transaction: its envelope and what it needs."""
+
+    sender: Address | None
+    recipients: tuple[Address, ...]
+    source: bytes | BinaryIO | Iterable[bytes]
+    size: int | None
+    eight_bit: bool
+    utf8_headers: bool
+
+
+def prepare_message(
+    message: Message | bytes | bytearray | memoryview | BinaryIO | Iterable[bytes],
+    mail_from: Address | str | None,
+    rcpt_to: Sequence[Address | str] | None,
+    *,
+    smtputf8: bool,
+    size: int | None = None,
+    eight_bit: bool | None = None,
+) -> PreparedMessage:
+    """The envelope (from the headers when not given) and the content of a message.
+
+    An ``email.message.Message`` is rendered for SMTP (UTF-8 headers kept when the server
+    offers SMTPUTF8) and scanned; bytes are scanned; a file or an iterable is streamed as it
+    is, with the caller's ``size`` and ``eight_bit``.
+    """
+    sender = as_address(mail_from)
+    utf8_headers = False
+    source: bytes | BinaryIO | Iterable[bytes]
+    if isinstance(message, Message):
+        if mail_from is None or rcpt_to is None:
+            hdr_from, hdr_to = envelope_from_headers(message)
+            sender = hdr_from if mail_from is None else sender
+            rcpt_to = hdr_to if rcpt_to is None else rcpt_to
+        message = message_bytes(message, smtputf8=smtputf8)
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        scan = scan_message(bytes(message))
+        source = scan.data
+        size, eight_bit, utf8_headers = scan.size, scan.eight_bit, scan.utf8_headers
+    else:
+        source = message
+    if not rcpt_to:
+        raise LocalProtocolError("no recipients")
+    recipients = tuple(a for a in (as_address(r) for r in rcpt_to) if a is not None)
+    return PreparedMessage(
+        sender=sender,
+        recipients=recipients,
+        source=source,
+        size=size,
+        eight_bit=bool(eight_bit),
+        utf8_headers=utf8_headers,
+    )

@@ -6,7 +6,6 @@ write it with ``await`` on stream calls only, no asyncio names.
 
 from __future__ import annotations
 
-import functools
 import logging
 import secrets
 import socket
@@ -59,7 +58,7 @@ from .._events import (
     Vrfy,
 )
 from .._extensions import Capabilities
-from .._message import envelope_from_headers, iter_chunks, message_bytes, scan_message
+from .._message import iter_chunks, prepare_message
 from .._transaction import SendResult, Transaction
 
 __all__ = ["AsyncSMTPClient", "AsyncLMTPClient", "TLSPolicy"]
@@ -71,21 +70,6 @@ MessageSource = Message | bytes | BinaryIO | Iterable[bytes]
 _READ_SIZE = 65536
 _CHUNK = 1024 * 1024
 _COALESCE = 65536  # join the last piece of data and its end when no larger than this
-
-
-def _address(value: Address | str | None) -> Address | None:
-    if value is None or isinstance(value, Address):
-        return value
-    if type(value) is not str:
-        return Address.parse(value)  # its own typed error for what is not text
-    return None if value in ("", "<>") else _parse_address(value)
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse_address(text: str) -> Address:
-    """Address.parse, remembered: a bulk sender names the same few addresses again and
-    again, and an Address is immutable."""
-    return Address.parse(text)
 
 
 class AsyncSMTPClient:
@@ -463,53 +447,31 @@ class AsyncSMTPClient:
         """
         if self._stream is None:
             await self.connect()
-        sender = _address(mail_from)
-        utf8_headers = False
-        if isinstance(message, Message):
-            hdr_from, hdr_to = (
-                envelope_from_headers(message)
-                if (mail_from is None or rcpt_to is None)
-                else (None, [])
-            )
-            if mail_from is None:
-                sender = hdr_from
-            if rcpt_to is None:
-                rcpt_to = hdr_to
-            caps = self.capabilities
-            scan = scan_message(message_bytes(message, smtputf8=bool(caps and caps.smtputf8)))
-            source: bytes | BinaryIO | Iterable[bytes] = scan.data
-            size, eight_bit, utf8_headers = scan.size, scan.eight_bit, scan.utf8_headers
-        elif isinstance(message, (bytes, bytearray, memoryview)):
-            scan = scan_message(bytes(message))
-            source = scan.data
-            size, eight_bit, utf8_headers = scan.size, scan.eight_bit, scan.utf8_headers
-        else:
-            source = message
-        if not rcpt_to:
-            raise LocalProtocolError("no recipients")
-        recipients = [a for a in (_address(r) for r in rcpt_to) if a is not None]
         caps = self.capabilities
         assert caps is not None
+        msg = prepare_message(
+            message, mail_from, rcpt_to, smtputf8=caps.smtputf8, size=size, eight_bit=eight_bit
+        )
         if self.tls_policy == "required" and not self._conn.tls_active:
             raise TLSError("TLS is required")
         if mail_params is not None and mail_params.requiretls and not self.tls_verified:
             # RFC 8689 §4.2.1: only over TLS with a verified certificate (REQUIRETLS).
             raise TLSError("REQUIRETLS: the connection is not TLS with a verified certificate")
         txn = Transaction(
-            mail_from=sender,
-            recipients=recipients,
+            mail_from=msg.sender,
+            recipients=msg.recipients,
             capabilities=caps,
             mail_params=mail_params,
             rcpt_params=rcpt_params,
-            size=size,
-            eight_bit=bool(eight_bit),
-            utf8_headers=utf8_headers,
+            size=msg.size,
+            eight_bit=msg.eight_bit,
+            utf8_headers=msg.utf8_headers,
             binary=binary,
             use_bdat=use_bdat,
             lmtp=self.lmtp,
         )
         t = self.timeouts
-        for _ in range(len(recipients) + 3):
+        for _ in range(len(msg.recipients) + 3):
             group = txn.next_commands()
             if not group:
                 break
@@ -517,9 +479,9 @@ class AsyncSMTPClient:
                 txn.record(reply)
         if txn.ready_for_data:
             if txn.use_bdat:
-                await self._send_bdat(txn, source)
+                await self._send_bdat(txn, msg.source)
             else:
-                await self._send_data(txn, source)
+                await self._send_data(txn, msg.source)
         elif txn.data_open_without_recipients:
             # RFC 2920 §3.1: the server took DATA though no recipient was accepted; end the
             # (empty) data so the session stays in step.
