@@ -445,3 +445,35 @@ def test_the_conversation_is_logged_at_debug_without_secrets(
     for secret in ("hunter2-secret", base64.b64encode(b"hunter2-secret").decode()):
         assert secret not in text
     assert base64.b64encode(b"\0user\0hunter2-secret").decode() not in text
+
+
+def test_cancelling_the_async_client_closes_its_connection() -> None:
+    # asyncio cancellation never leaves a half-written command on a live connection: the
+    # client closes it, and a later call fails cleanly instead of desynchronising.
+    from smtpcore import LocalProtocolError
+    from smtpcore.aio import AsyncHandler
+
+    arrived = threading.Event()
+
+    class Slow(AsyncHandler):
+        async def handle_message(self, session, envelope, data):  # type: ignore[no-untyped-def]
+            arrived.set()
+            await asyncio.sleep(30)  # cut short when the test stops the server
+
+    with async_server_thread(handler=Slow()) as (server, _rec):
+
+        async def go() -> None:
+            client = AsyncSMTPClient("127.0.0.1", server.port, tls_policy="none")
+            await client.connect()
+            task = asyncio.ensure_future(
+                client.send_message(BODY, "a@example.org", ["b@example.net"])
+            )
+            while not arrived.is_set():  # bounded by the test timeout below
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            with pytest.raises(LocalProtocolError, match="not connected"):
+                await client.noop()
+
+        asyncio.run(asyncio.wait_for(go(), 20))

@@ -296,6 +296,8 @@ class AsyncSMTPClient:
 
     async def _send_commands(self, cmds: Sequence[Command], timeout: float) -> list[Reply]:
         """Send a group of commands in one write (RFC 2920) and read one reply for each."""
+        if self._stream is None:
+            raise LocalProtocolError("not connected (or the connection was closed)")
         lines = [self._conn.send(c) for c in cmds]
         if log.isEnabledFor(logging.DEBUG):
             for c, raw in zip(cmds, lines, strict=True):

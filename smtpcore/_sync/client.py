@@ -297,6 +297,8 @@ class SMTPClient:
 
     def _send_commands(self, cmds: Sequence[Command], timeout: float) -> list[Reply]:
         """Send a group of commands in one write (RFC 2920) and read one reply for each."""
+        if self._stream is None:
+            raise LocalProtocolError("not connected (or the connection was closed)")
         lines = [self._conn.send(c) for c in cmds]
         if log.isEnabledFor(logging.DEBUG):
             for c, raw in zip(cmds, lines, strict=True):
