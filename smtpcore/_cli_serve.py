@@ -197,6 +197,7 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
         "port": args.relay_port,
         "resolver": resolver,
         "local_hostname": args.hostname,
+        "own_names": [args.hostname],  # RFC 5321 §5.1: never relay to ourselves
     }
     queue = QueueRunner(
         spool,

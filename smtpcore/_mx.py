@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
 from ._addresses import AddressError, domain_to_ascii
@@ -126,6 +126,23 @@ class MXRoute:
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return self.targets()
+
+    def without_self(self, own_names: Iterable[str]) -> MXRoute:
+        """The route for a relay that is itself one of the MX hosts (RFC 5321 §5.1).
+
+        "If the SMTP client ... determines that it is one of the MX hosts, it MUST discard
+        all MX RRs with a preference equal to or greater than its own": only hosts strictly
+        more preferred than our best entry stay. Names compare case-insensitively, without a
+        final dot. The route comes back unchanged when we are not among the hosts; it may come
+        back empty (the domain's mail would loop back to us).
+        """
+        names = {n.rstrip(".").lower() for n in own_names}
+        mine = [h.preference for h in self.hosts if h.host.rstrip(".").lower() in names]
+        if not mine or self.implicit:
+            return self
+        best = min(mine)
+        groups = tuple(g for g in self.groups if g and g[0].preference < best)
+        return replace(self, groups=groups)
 
 
 # RFC 5321 §4.1.3:

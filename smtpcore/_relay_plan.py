@@ -77,6 +77,8 @@ NO_ROUTE = Reply.of(550, "No route to the recipient's domain", "5.1.2")
 DNS_TEMPORARY = Reply.of(451, "Temporary DNS failure", "4.4.3")
 NO_ANSWER = Reply.of(451, "No answer from any mail exchanger", "4.4.1")
 POLICY = Reply.of(451, "No mail exchanger meets the TLS policy", "4.7.5")
+LOOP = Reply.of(554, "Mail for this domain loops back to this host", "5.4.6")
+LOOP_REASON = "this host is the most preferred MX: mail would loop (RFC 5321 §5.1)"
 REQUIRETLS_FAILED = Reply.of(550, "REQUIRETLS: no server offers verified TLS with it", "5.7.30")
 
 
@@ -150,6 +152,8 @@ class DomainDelivery:
             return NULL_MX
         if error.kind == "temporary":
             return DNS_TEMPORARY
+        if error.reason == LOOP_REASON:
+            return LOOP
         return NO_ROUTE
 
     def _finish_all(self, reply: Reply) -> None:

@@ -30,7 +30,14 @@ from ._events import MailParams, RcptParams, Reply
 from ._message import message_bytes
 from ._mx_dane import TLSAResult, check_tlsa
 from ._mx_sts import policy_matches
-from ._relay_plan import Attempt, DeliveryResult, DomainDelivery, Target, TLSMode
+from ._relay_plan import (
+    LOOP_REASON,
+    Attempt,
+    DeliveryResult,
+    DomainDelivery,
+    Target,
+    TLSMode,
+)
 from ._sync.client import SMTPClient
 
 __all__ = [
@@ -87,6 +94,16 @@ def _group(recipients: Sequence[Address]) -> dict[str, list[Address]]:
             raise LocalProtocolError(f"cannot relay to {rcpt} (no domain)")
         groups.setdefault(rcpt.normalized_domain, []).append(rcpt)
     return groups
+
+
+def _own(route: mx.MXRoute, own_names: Sequence[str]) -> mx.MXRoute:
+    """RFC 5321 §5.1: drop our own MX entry and every less preferred one."""
+    if not own_names:
+        return route
+    mine = route.without_self(own_names)
+    if not mine.groups:
+        raise MXError(route.domain, "no-route", LOOP_REASON)
+    return mine
 
 
 def _static_route(
@@ -255,13 +272,21 @@ class _Job:
 
 
 def _lookup(
-    domain: str, *, routes: Any, port: int, resolver: Any, rng: Any, dane: bool, mta_sts: bool
+    domain: str,
+    *,
+    routes: Any,
+    port: int,
+    resolver: Any,
+    rng: Any,
+    dane: bool,
+    mta_sts: bool,
+    own_names: Sequence[str] = (),
 ) -> tuple[list[tuple[str, str, int]], MXError | None, dict[str, TLSAResult], Sequence[str] | None]:
     static = _static_route(routes, domain, port)
     if static is not None:
         return static, None, {}, None
     try:
-        route = mx.resolve_mx(domain, resolver=resolver, rng=rng)
+        route = _own(mx.resolve_mx(domain, resolver=resolver, rng=rng), own_names)
     except MXError as exc:
         return [], exc, {}, None
     targets = [(h, a, port) for h, a in route.targets()]
@@ -325,6 +350,7 @@ def deliver(
     local_hostname: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
     timeouts: Timeouts | None = None,
+    own_names: Sequence[str] = (),
 ) -> RelayReport:
     """Deliver ``message`` to every recipient's mail exchanger (blocking).
 
@@ -333,6 +359,8 @@ def deliver(
     ``dane`` and ``mta_sts`` switch on RFC 7672 and RFC 8461 (point ``resolver`` at a
     validating resolver for DANE). ``routes`` sends a domain (or ``*``) to a fixed
     ``host[:port]``; ``port`` overrides 25 for MX hosts (tests, smart hosts).
+    ``own_names`` are this relay's host names: when it is one of a domain's MX hosts, only
+    more preferred hosts are used (RFC 5321 §5.1), and none left means a routing loop.
     """
     job = _Job.make(
         message,
@@ -348,7 +376,14 @@ def deliver(
     results: dict[Address, DeliveryResult] = {}
     for domain, rcpts in _group(job.recipients).items():
         lookup = _lookup(
-            domain, routes=routes, port=port, resolver=resolver, rng=rng, dane=dane, mta_sts=mta_sts
+            domain,
+            routes=routes,
+            port=port,
+            resolver=resolver,
+            rng=rng,
+            dane=dane,
+            mta_sts=mta_sts,
+            own_names=own_names,
         )
         dd = job.plan(domain, rcpts, lookup)
         for _ in range(len(lookup[0]) + 1):
@@ -365,13 +400,21 @@ def deliver(
 
 
 async def _lookup_async(
-    domain: str, *, routes: Any, port: int, resolver: Any, rng: Any, dane: bool, mta_sts: bool
+    domain: str,
+    *,
+    routes: Any,
+    port: int,
+    resolver: Any,
+    rng: Any,
+    dane: bool,
+    mta_sts: bool,
+    own_names: Sequence[str] = (),
 ) -> tuple[list[tuple[str, str, int]], MXError | None, dict[str, TLSAResult], Sequence[str] | None]:
     static = _static_route(routes, domain, port)
     if static is not None:
         return static, None, {}, None
     try:
-        route = await mx.resolve_mx_async(domain, resolver=resolver, rng=rng)
+        route = _own(await mx.resolve_mx_async(domain, resolver=resolver, rng=rng), own_names)
     except MXError as exc:
         return [], exc, {}, None
     targets = [(h, a, port) for h, a in route.targets()]
@@ -438,6 +481,7 @@ async def deliver_async(
     ssl_context: ssl.SSLContext | None = None,
     timeouts: Timeouts | None = None,
     concurrency: int = 8,
+    own_names: Sequence[str] = (),
 ) -> RelayReport:
     """:func:`deliver` for asyncio: domains are delivered concurrently, at most
     ``concurrency`` at a time."""
@@ -465,6 +509,7 @@ async def deliver_async(
                 rng=rng,
                 dane=dane,
                 mta_sts=mta_sts,
+                own_names=own_names,
             )
             dd = job.plan(domain, rcpts, lookup)
             for _ in range(len(lookup[0]) + 1):

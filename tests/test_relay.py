@@ -133,3 +133,41 @@ def test_requiretls_refuses_plain_servers() -> None:
             mail_params=MailParams(requiretls=True),
         )
     assert report.results[0].status != "delivered" and not rec.messages
+
+
+@pytest.mark.interop
+def test_a_relay_that_is_an_mx_host_uses_only_better_ones(dns_server) -> None:  # type: ignore[no-untyped-def]
+    # RFC 5321 §5.1: discard our own MX RR and every one of equal or greater preference.
+    good = Recorder()
+    with async_server_thread(recorder=good, host="127.0.0.1") as (mx1, _):
+        kw = {"resolver": dns_server.resolver(), "port": mx1.port}  # type: ignore[attr-defined]
+        # we are mx2 (preference 20): only mx1 (10) is tried
+        report = deliver(
+            MSG, "a@origin.test", ["u@relay.test"], own_names=["MX2.relay.test."], **kw
+        )
+        [res] = report.results
+        assert res.status == "delivered" and res.host == "mx1.relay.test"
+        assert [a.host for a in res.attempts] == ["mx1.relay.test"]
+        # we are mx1, the best: nothing better is left, the mail would loop
+        report = deliver(MSG, "a@origin.test", ["u@relay.test"], own_names=["mx1.relay.test"], **kw)
+        [loop] = report.results
+        assert loop.status == "failed" and loop.enhanced_status == "5.4.6" and not loop.attempts
+    assert len(good.messages) == 1
+
+
+def test_without_self_keeps_only_more_preferred_groups() -> None:
+    from smtpcore._mx import MXHost, MXRoute
+
+    def host(name: str, pref: int) -> MXHost:
+        return MXHost(host=name, preference=pref, addresses=("192.0.2.1",))
+
+    route = MXRoute(
+        domain="d.test",
+        ascii_domain="d.test",
+        implicit=False,
+        groups=((host("a.d.test", 10),), (host("b.d.test", 20), host("c.d.test", 20))),
+        ttl=60,
+    )
+    assert route.without_self(["x.other.test"]) is route
+    assert [h.host for h in route.without_self(["c.d.test"]).hosts] == ["a.d.test"]
+    assert route.without_self(["A.D.TEST."]).groups == ()
