@@ -477,3 +477,13 @@ def test_cancelling_the_async_client_closes_its_connection() -> None:
                 await client.noop()
 
         asyncio.run(asyncio.wait_for(go(), 20))
+
+
+def test_starttls_client_on_an_implicit_tls_port_gets_a_clear_error() -> None:
+    # aiosmtplib#180: the 465-versus-STARTTLS mix-up should say so, not just time out.
+    server_ctx, _ = tls_contexts()
+    with sync_server(tls_context=server_ctx, implicit_tls=True) as (server, _rec):
+        client = SMTPClient("127.0.0.1", server.port, timeouts=Timeouts(connect=5, greeting=0.5))
+        with pytest.raises(ReadTimeout, match="implicit_tls=True"):
+            client.connect()
+        client.close()
