@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Callable
 from typing import Any, Final, Literal
@@ -375,19 +376,9 @@ def parse_command(raw: bytes, *, strict: bool = False, utf8: bool = False) -> Co
             raise _bad(f"{upper} needs exactly one argument (RFC 5321 §4.1.1.1)")
         return _HELLOS[upper](hostname=arg.split(" ")[0] if not strict else arg)
     if upper == "MAIL":
-        try:
-            path, params = _path_and_params(arg, "FROM:", strict=strict)
-        except LocalProtocolError as exc:
-            raise _bad(exc.message, _sender_hint(exc.reply_hint)) from None
-        mp = parse_mail_params(params, strict=strict) if params else MailParams()
-        sender = _parse_address(path, utf8=mp.smtputf8, strict=strict, null=True)
-        return Mail(reverse_path=sender, params=mp)
+        return _parse_mail(arg, strict)
     if upper == "RCPT":
-        path, params = _path_and_params(arg, "TO:", strict=strict)
-        rp = parse_rcpt_params(params, strict=strict, utf8=utf8) if params else RcptParams()
-        rcpt = _parse_address(path, utf8=utf8, strict=strict, null=False)
-        assert rcpt is not None
-        return Rcpt(forward_path=rcpt, params=rp)
+        return _parse_rcpt(arg, strict, utf8)
     if upper == "BDAT":
         m = re.fullmatch(r"([0-9]{1,20})(?: +(LAST))?", arg, re.IGNORECASE)
         if m is None:
@@ -412,6 +403,29 @@ def parse_command(raw: bytes, *, strict: bool = False, utf8: bool = False) -> Co
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", verb):
         raise _bad(f"command unrecognized: {verb[:20]!r}", SYNTAX_ERROR)
     return UnknownCommand(name=verb, argument=arg)
+
+
+# A client sends the same few paths over and over (one sender, the same recipients); MAIL and
+# RCPT are immutable values, so the parse of an argument is kept (bounded: a peer cycling
+# through addresses only evicts). Errors are not kept: they are raised again by a new parse.
+@functools.lru_cache(maxsize=256)
+def _parse_mail(arg: str, strict: bool) -> Mail:
+    try:
+        path, params = _path_and_params(arg, "FROM:", strict=strict)
+    except LocalProtocolError as exc:
+        raise _bad(exc.message, _sender_hint(exc.reply_hint)) from None
+    mp = parse_mail_params(params, strict=strict) if params else MailParams()
+    sender = _parse_address(path, utf8=mp.smtputf8, strict=strict, null=True)
+    return Mail(reverse_path=sender, params=mp)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_rcpt(arg: str, strict: bool, utf8: bool) -> Rcpt:
+    path, params = _path_and_params(arg, "TO:", strict=strict)
+    rp = parse_rcpt_params(params, strict=strict, utf8=utf8) if params else RcptParams()
+    rcpt = _parse_address(path, utf8=utf8, strict=strict, null=False)
+    assert rcpt is not None
+    return Rcpt(forward_path=rcpt, params=rp)
 
 
 def _parse_address(path: str, *, utf8: bool, strict: bool, null: bool) -> Address | None:
