@@ -8,7 +8,6 @@ broken server with :class:`RemoteProtocolError`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import deque
 from typing import NamedTuple
 
@@ -253,7 +252,7 @@ class ClientConnection(ConnectionBase):
             step = pending.step
         elif code == 421:  # RFC 5321 §3.8: the server is closing the channel
             self._state = State.CLOSED
-            return dataclasses.replace(reply, command=None)
+            return reply  # fresh from the assembler: command is None
         else:
             raise LocalProtocolError(f"unsolicited reply {reply}")
         if not reply_allowed(step, code):
@@ -299,7 +298,10 @@ class ClientConnection(ConnectionBase):
         self._state = new
         if not self._pending:
             self._sent_state = new
-        return dataclasses.replace(reply, command=step)
+        # The reply is fresh from the assembler, seen by no one yet: name its command in place
+        # (a frozen value's field is set once, here, before anyone can hold it).
+        object.__setattr__(reply, "command", step)
+        return reply
 
     def _pending_count(self, step: str) -> int:
         return sum(1 for p in self._pending if p.step == step)

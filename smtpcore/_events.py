@@ -504,6 +504,16 @@ class Reply(Event):
             _check_text(line, "reply text")
 
     @classmethod
+    def _checked(cls, code: int, lines: tuple[str, ...], command: str | None = None) -> Reply:
+        """A reply from parts its caller has already checked as ``__post_init__`` would (the
+        reply parser's): no second validation on the hot path of every reply received."""
+        new = object.__new__(cls)
+        object.__setattr__(new, "code", code)
+        object.__setattr__(new, "lines", lines)
+        object.__setattr__(new, "command", command)
+        return new
+
+    @classmethod
     def of(cls, code: int, text: str = "", enhanced: str | EnhancedStatus | None = None) -> Reply:
         """A reply from text (``\\n`` separates lines), with the enhanced code on every line."""
         prefix = "" if enhanced is None else f"{enhanced} "

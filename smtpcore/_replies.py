@@ -70,7 +70,9 @@ class ReplyAssembler:
             )
         if sep == b"-":
             return None
-        reply = Reply(code=int(code), lines=tuple(self._lines))
+        # Checked above as Reply checks it: the code by _REPLY_LINE, the text for CR, LF and
+        # NUL (decoding with replacement adds none), and there is at least one line.
+        reply = Reply._checked(int(code), tuple(self._lines))
         self._code = None
         self._lines = []
         self._octets = 0
