@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from typing import Any
 
 from .base import SyncStream, map_errors
@@ -11,11 +12,25 @@ from .base import SyncStream, map_errors
 __all__ = ["SocketStream", "connect_tcp", "wrap_socket"]
 
 
+# How much longer than asked a kept socket timeout may be (in seconds): far below what a
+# blocking call's wake-up jitter already adds.
+_SLACK = 0.001
+
+
 class SocketStream(SyncStream):
     """A connected socket (plain or TLS) as a :class:`SyncStream`."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        # ``settimeout`` is a system call (ioctl FIONBIO), and the client asks for a slightly
+        # different read timeout each time (what is left of a deadline): keep the socket's
+        # timeout while it is close enough (see ``read``) and set it only when it is not.
+        self._timeout: float | None = sock.gettimeout()
+
+    def _set_timeout(self, timeout: float | None) -> None:
+        if timeout != self._timeout:
+            self._sock.settimeout(timeout)
+            self._timeout = timeout
 
     @property
     def socket(self) -> socket.socket:
@@ -23,14 +38,30 @@ class SocketStream(SyncStream):
 
     def read(self, max_bytes: int, timeout: float | None) -> bytes:
         with map_errors("read"):
-            self._sock.settimeout(timeout)
+            current = self._timeout
+            if not timeout or current is None or not timeout * 0.5 <= current <= timeout + _SLACK:
+                self._set_timeout(timeout)
+                return self._sock.recv(max_bytes)
+            # The socket's timeout is at most ``_SLACK`` longer than asked, or shorter: then
+            # a timeout of the recv is not yet the caller's, and the rest is waited for.
+            start = time.monotonic()
+            try:
+                return self._sock.recv(max_bytes)
+            except TimeoutError:
+                left = timeout - (time.monotonic() - start)
+                if left <= 0:
+                    raise
+            self._set_timeout(left)
             return self._sock.recv(max_bytes)
 
     def write(self, data: bytes, timeout: float | None) -> None:
         if not data:
             return
         with map_errors("write"):
-            self._sock.settimeout(timeout)
+            # sendall's timeout bounds the whole call: no shorter one will do here.
+            current = self._timeout
+            if not timeout or current is None or not timeout <= current <= timeout + _SLACK:
+                self._set_timeout(timeout)
             self._sock.sendall(data)
 
     def start_tls(
@@ -42,7 +73,7 @@ class SocketStream(SyncStream):
         timeout: float | None = None,
     ) -> SocketStream:
         with map_errors("tls"):
-            self._sock.settimeout(timeout)
+            self._set_timeout(timeout)
             tls = context.wrap_socket(
                 self._sock,
                 server_side=server_side,
@@ -59,7 +90,7 @@ class SocketStream(SyncStream):
     def close(self) -> None:
         try:
             if isinstance(self._sock, ssl.SSLSocket):
-                self._sock.settimeout(0.5)
+                self._set_timeout(0.5)
                 try:
                     self._sock.unwrap()
                 except (OSError, ValueError):
