@@ -20,6 +20,9 @@ from ._events import Reply
 __all__ = ["ReplyAssembler", "format_reply", "MAX_REPLY_LINE"]
 
 _REPLY_LINE: Final = re.compile(rb"([2-5][0-5][0-9])([ -]?)(.*)", re.DOTALL)
+# The usual line in one match: a code, a separator and text without CR, LF or NUL. A line it
+# does not match goes through the checks one by one, for the error that names its fault.
+_GOOD_LINE: Final = re.compile(rb"([2-5][0-5][0-9])(?:([ -])([^\r\n\x00]*))?")
 
 # RFC 5321 §4.5.3.1.5: "The maximum total length of a reply line including the reply code
 # and the <CRLF> is 512 octets."
@@ -47,6 +50,16 @@ class ReplyAssembler:
         return self._code is not None
 
     def add_line(self, line: bytes) -> Reply | None:
+        good = _GOOD_LINE.fullmatch(line)
+        if good is not None and self._code is None and good[2] != b"-":
+            # A one-line reply, the usual case: checked in full by the match.
+            if self._limits.reply_lines < 1 or len(line) + 2 > self._limits.reply_octets:
+                raise LocalProtocolError(
+                    f"reply longer than {self._limits.reply_lines} lines or "
+                    f"{self._limits.reply_octets} octets"
+                )
+            text = good[3]
+            return Reply._checked(int(good[1]), (text.decode("utf-8", "replace") if text else "",))
         m = _REPLY_LINE.fullmatch(line)
         if m is None:
             raise LocalProtocolError(f"malformed reply line {_show(line)}")
