@@ -106,7 +106,9 @@ class FakeConn:
 
     def starttls(self, ctx: ssl.SSLContext) -> None:
         assert not self.buf
-        self.sock = ctx.wrap_socket(self.sock, server_side=True)
+        # keep the SSL socket before the handshake, so a failed one is still closed
+        self.sock = ctx.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
+        self.sock.do_handshake()
 
 
 class Fake:

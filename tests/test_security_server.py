@@ -72,7 +72,12 @@ class Raw:
 
     def starttls(self, ctx: ssl.SSLContext) -> None:
         assert not self.buf, f"bytes behind the 220: {self.buf!r}"
-        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
+        # The SSL socket takes the connection over at once: keep it before the handshake
+        # so that a failed handshake still closes it (no ResourceWarning).
+        self.sock = ctx.wrap_socket(
+            self.sock, server_hostname="localhost", do_handshake_on_connect=False
+        )
+        self.sock.do_handshake()
 
     def close(self) -> None:
         self.sock.close()
