@@ -28,6 +28,7 @@ from ._cli_queue import QueueRunner, params_to_text
 from ._cli_spool import Spool, SpoolEntry
 from ._config import Limits, ServerConfig
 from ._events import Rcpt, Reply
+from ._listen import peer_ip
 from .aio import AsyncHandler, AsyncSMTPServer, Envelope, Session
 
 __all__ = ["add_parser", "run"]
@@ -87,7 +88,7 @@ class ServeHandler(AsyncHandler):
     def may_relay(self, session: Session) -> bool:
         if session.authenticated_as is not None:
             return True
-        peer = session.peer[0] if isinstance(session.peer, tuple) else None
+        peer = peer_ip(session.peer)
         try:
             ip = ipaddress.ip_address(peer) if peer else None
         except ValueError:

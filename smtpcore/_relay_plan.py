@@ -21,7 +21,7 @@ from typing import Any, Literal
 from ._addresses import Address
 from ._errors import MXError
 from ._events import RcptParams, Reply
-from ._transaction import DeliveryStatus, SendResult
+from ._transaction import DeliveryStatus, SendResult, status_of
 
 __all__ = ["Attempt", "DeliveryResult", "DomainDelivery", "Target", "TLSMode"]
 
@@ -161,12 +161,9 @@ class DomainDelivery:
             self._final(rcpt, reply, None)
 
     def _final(self, rcpt: Address, reply: Reply, target: Target | None, tls: Any = None) -> None:
-        status: DeliveryStatus = (
-            "delivered" if reply.is_positive else "deferred" if reply.is_transient else "failed"
-        )
         self.results[rcpt] = DeliveryResult(
             recipient=rcpt,
-            status=status,
+            status=status_of(reply),
             reply=reply,
             host=None if target is None else target.host,
             address=None if target is None else target.address,

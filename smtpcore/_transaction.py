@@ -26,7 +26,8 @@ DeliveryStatus = Literal["delivered", "deferred", "failed"]
 BDAT_THRESHOLD = 1024 * 1024
 
 
-def _status(reply: Reply | None) -> DeliveryStatus:
+def status_of(reply: Reply | None) -> DeliveryStatus:
+    """delivered (2yz/3yz), deferred (4yz, or no reply at all) or failed (5yz)."""
     if reply is None or 400 <= reply.code < 500:
         return "deferred"
     return "failed" if reply.code >= 500 else "delivered"
@@ -62,8 +63,8 @@ class RecipientOutcome:
     @property
     def status(self) -> DeliveryStatus:
         if self.rcpt_reply is not None and self.rcpt_reply.is_positive:
-            return _status(self.data_reply)
-        return _status(self.reply) if self.reply is not None else "deferred"
+            return status_of(self.data_reply)
+        return status_of(self.reply) if self.reply is not None else "deferred"
 
     @property
     def delivered(self) -> bool:

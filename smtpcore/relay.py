@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage, Message
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import dsn, mx
 from ._addresses import Address
@@ -29,7 +29,7 @@ from ._errors import LocalProtocolError, MXError, ReplyError, SMTPCoreError, TLS
 from ._events import MailParams, RcptParams, Reply
 from ._message import message_bytes
 from ._mx_dane import TLSAResult, check_tlsa
-from ._mx_sts import policy_matches
+from ._mx_sts import MTASTSResult, policy_matches
 from ._relay_plan import (
     LOOP_REASON,
     Attempt,
@@ -115,11 +115,28 @@ def _static_route(
     value = routes.get(domain) or routes.get("*")
     if value is None:
         return None
-    host, sep, port_text = value.rpartition(":") if not value.endswith("]") else ("", "", "")
-    if not sep or "]" in port_text or (host.count(":") and not host.startswith("[")):
-        host, port_text = value, ""
-    host = host.strip("[]")
+    if value.startswith("["):  # [address-literal] or [address-literal]:port
+        host, _, rest = value[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, sep, port_text = value.rpartition(":")
+        if not sep or ":" in host:  # no port, or a bare IPv6 address
+            host, port_text = value, ""
     return [(host, host, int(port_text) if port_text else port)]
+
+
+class _Route(NamedTuple):
+    """Where one domain's mail may go, and under which TLS rules."""
+
+    targets: list[tuple[str, str, int]]
+    error: MXError | None
+    tlsa: dict[str, TLSAResult]
+    sts: Sequence[str] | None  # the MX patterns of an MTA-STS policy in enforce mode
+
+
+def _enforced(result: MTASTSResult) -> Sequence[str] | None:
+    policy = result.policy
+    return policy.mx if policy is not None and policy.mode == "enforce" else None
 
 
 def _contexts(base: ssl.SSLContext | None) -> tuple[ssl.SSLContext, ssl.SSLContext]:
@@ -249,11 +266,9 @@ class _Job:
         self,
         domain: str,
         rcpts: list[Address],
-        lookup: tuple[
-            list[tuple[str, str, int]], MXError | None, dict[str, TLSAResult], Sequence[str] | None
-        ],
+        route: _Route,
     ) -> DomainDelivery:
-        targets, error, tlsa, sts = lookup
+        targets, error, tlsa, sts = route
         return DomainDelivery(
             domain,
             rcpts,
@@ -281,14 +296,14 @@ def _lookup(
     dane: bool,
     mta_sts: bool,
     own_names: Sequence[str] = (),
-) -> tuple[list[tuple[str, str, int]], MXError | None, dict[str, TLSAResult], Sequence[str] | None]:
+) -> _Route:
     static = _static_route(routes, domain, port)
     if static is not None:
-        return static, None, {}, None
+        return _Route(static, None, {}, None)
     try:
         route = _own(mx.resolve_mx(domain, resolver=resolver, rng=rng), own_names)
     except MXError as exc:
-        return [], exc, {}, None
+        return _Route([], exc, {}, None)
     targets = [(h, a, port) for h, a in route.targets()]
     tlsa: dict[str, TLSAResult] = {}
     if dane:
@@ -297,12 +312,8 @@ def _lookup(
                 tlsa[host] = mx.lookup_tlsa(host, port, resolver=resolver)
             except MXError:
                 targets = [t for t in targets if t[0] != host]  # RFC 7672 §2.2: unusable
-    sts = None
-    if mta_sts:
-        res = mx.lookup_mta_sts(domain, resolver=resolver)
-        if res.policy is not None and res.policy.mode == "enforce":
-            sts = res.policy.mx
-    return targets, None, tlsa, sts
+    sts = _enforced(mx.lookup_mta_sts(domain, resolver=resolver)) if mta_sts else None
+    return _Route(targets, None, tlsa, sts)
 
 
 def _attempt(job: _Job, dd: DomainDelivery, t: Target, tlsa: Mapping[str, TLSAResult]) -> None:
@@ -386,11 +397,11 @@ def deliver(
             own_names=own_names,
         )
         dd = job.plan(domain, rcpts, lookup)
-        for _ in range(len(lookup[0]) + 1):
+        for _ in range(len(lookup.targets) + 1):
             target = dd.next_target()
             if target is None:
                 break
-            _attempt(job, dd, target, lookup[2])
+            _attempt(job, dd, target, lookup.tlsa)
         for res in dd.results_list(rcpts):
             results[res.recipient] = res
     return RelayReport(tuple(results[r] for r in job.recipients))
@@ -409,14 +420,14 @@ async def _lookup_async(
     dane: bool,
     mta_sts: bool,
     own_names: Sequence[str] = (),
-) -> tuple[list[tuple[str, str, int]], MXError | None, dict[str, TLSAResult], Sequence[str] | None]:
+) -> _Route:
     static = _static_route(routes, domain, port)
     if static is not None:
-        return static, None, {}, None
+        return _Route(static, None, {}, None)
     try:
         route = _own(await mx.resolve_mx_async(domain, resolver=resolver, rng=rng), own_names)
     except MXError as exc:
-        return [], exc, {}, None
+        return _Route([], exc, {}, None)
     targets = [(h, a, port) for h, a in route.targets()]
     tlsa: dict[str, TLSAResult] = {}
     if dane:
@@ -425,12 +436,8 @@ async def _lookup_async(
                 tlsa[host] = await mx.lookup_tlsa_async(host, port, resolver=resolver)
             except MXError:
                 targets = [t for t in targets if t[0] != host]
-    sts = None
-    if mta_sts:
-        res = await mx.lookup_mta_sts_async(domain, resolver=resolver)
-        if res.policy is not None and res.policy.mode == "enforce":
-            sts = res.policy.mx
-    return targets, None, tlsa, sts
+    sts = _enforced(await mx.lookup_mta_sts_async(domain, resolver=resolver)) if mta_sts else None
+    return _Route(targets, None, tlsa, sts)
 
 
 async def _attempt_async(
@@ -512,11 +519,11 @@ async def deliver_async(
                 own_names=own_names,
             )
             dd = job.plan(domain, rcpts, lookup)
-            for _ in range(len(lookup[0]) + 1):
+            for _ in range(len(lookup.targets) + 1):
                 target = dd.next_target()
                 if target is None:
                     break
-                await _attempt_async(job, dd, target, lookup[2])
+                await _attempt_async(job, dd, target, lookup.tlsa)
             for res in dd.results_list(rcpts):
                 results[res.recipient] = res
 

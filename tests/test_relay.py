@@ -171,3 +171,21 @@ def test_without_self_keeps_only_more_preferred_groups() -> None:
     assert route.without_self(["x.other.test"]) is route
     assert [h.host for h in route.without_self(["c.d.test"]).hosts] == ["a.d.test"]
     assert route.without_self(["A.D.TEST."]).groups == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("smart.example", ("smart.example", 25)),
+        ("smart.example:587", ("smart.example", 587)),
+        ("[192.0.2.1]:2525", ("192.0.2.1", 2525)),
+        ("[192.0.2.1]", ("192.0.2.1", 25)),
+        ("2001:db8::1", ("2001:db8::1", 25)),
+        ("[2001:db8::1]:26", ("2001:db8::1", 26)),
+    ],
+)
+def test_static_route_forms(value: str, expected: tuple[str, int]) -> None:
+    from smtpcore.relay import _static_route
+
+    [(host, address, port)] = _static_route({"*": value}, "any.test", 25)  # type: ignore[misc]
+    assert (host, port) == expected and address == host

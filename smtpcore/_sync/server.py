@@ -8,6 +8,7 @@ connections is hand-written per flavour (``smtpcore.aio`` and ``smtpcore.sync``)
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import secrets
@@ -39,6 +40,7 @@ from .._events import (
     InvalidCommand,
     Lhlo,
     Mail,
+    MailParams,
     MessageData,
     Noop,
     Quit,
@@ -157,16 +159,14 @@ class ServerSession:
         self._streaming = False  # a streaming handler holds pieces of an unfinished message
 
     def _update(self, **kw: Any) -> None:
-        values = {f: getattr(self.session, f) for f in Session.__dataclass_fields__}
-        values.update(kw)
-        self.session = Session(**values)
+        self.session = dataclasses.replace(self.session, **kw)
 
     def envelope(self) -> Envelope:
         conn = self.conn
         mail = conn.mail
         return Envelope(
             mail_from=mail.reverse_path if mail else None,
-            mail_params=mail.params if mail else Envelope(mail_from=None).mail_params,
+            mail_params=mail.params if mail else MailParams(),
             recipients=tuple(r.forward_path for r in conn.recipients),
             rcpt_params=tuple(r.params for r in conn.recipients),
         )
