@@ -1,0 +1,197 @@
+"""The I/O backends on their own: timeouts and buffers over real loopback sockets.
+
+The blocking backend keeps plain sockets in blocking mode with the kernel's timeouts
+(SO_RCVTIMEO / SO_SNDTIMEO) and reuses a timeout that is close to the one asked; these tests
+pin what that must never change: a read or write gives up after the time asked (not the
+kept one), data that arrives in time is never lost to an early expiry, and a TLS socket still
+times out. The asyncio backend shares one receive buffer per thread between connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from smtpcore._backends.aio import AsyncIOStream, connect_tcp
+from smtpcore._backends.sync import SocketStream
+from smtpcore._errors import ReadTimeout, WriteTimeout
+from tests.servers import tls_contexts
+
+
+@contextmanager
+def tcp_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A connected pair of TCP sockets on 127.0.0.1 (ours, the peer's)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    ours = socket.create_connection(listener.getsockname(), timeout=5)
+    peer, _ = listener.accept()
+    listener.close()
+    try:
+        yield ours, peer
+    finally:
+        ours.close()
+        peer.close()
+
+
+def test_read_gives_up_after_the_time_asked() -> None:
+    with tcp_pair() as (ours, _peer):
+        stream = SocketStream(ours)
+        assert ours.gettimeout() is None  # blocking: the kernel keeps the timeout
+        start = time.monotonic()
+        with pytest.raises(ReadTimeout):
+            stream.read(100, 0.2)
+        assert 0.15 <= time.monotonic() - start < 2.0
+
+
+def test_a_kept_shorter_timeout_is_extended_to_the_time_asked() -> None:
+    with tcp_pair() as (ours, _peer):
+        stream = SocketStream(ours)
+        with pytest.raises(ReadTimeout):
+            stream.read(100, 0.3)  # the kernel's timeout is now 0.3 s
+        start = time.monotonic()
+        with pytest.raises(ReadTimeout):
+            stream.read(100, 0.55)  # 0.3 is kept (not much shorter), then extended
+        assert 0.5 <= time.monotonic() - start < 2.5
+
+
+def test_data_arriving_after_the_kept_timeout_but_in_time_is_read() -> None:
+    with tcp_pair() as (ours, peer):
+        stream = SocketStream(ours)
+        with pytest.raises(ReadTimeout):
+            stream.read(100, 0.2)
+        timer = threading.Timer(0.3, peer.sendall, args=(b"250 OK\r\n",))
+        timer.start()
+        try:
+            assert stream.read(100, 1.0) == b"250 OK\r\n"
+        finally:
+            timer.cancel()
+
+
+def test_no_timeout_waits_and_zero_fails_at_once() -> None:
+    with tcp_pair() as (ours, peer):
+        stream = SocketStream(ours)
+        with pytest.raises(ReadTimeout):
+            stream.read(100, 0.1)
+        timer = threading.Timer(0.2, peer.sendall, args=(b"x",))
+        timer.start()
+        try:
+            assert stream.read(100, None) == b"x"  # the kept 0.1 s no longer applies
+        finally:
+            timer.cancel()
+        start = time.monotonic()
+        with pytest.raises(ReadTimeout):
+            stream.read(100, 0)
+        assert time.monotonic() - start < 0.1
+
+
+def test_write_to_a_peer_that_never_reads_times_out() -> None:
+    with tcp_pair() as (ours, _peer):
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+        stream = SocketStream(ours)
+        start = time.monotonic()
+        with pytest.raises(WriteTimeout):
+            stream.write(b"x" * (64 * 1024 * 1024), 0.3)
+        assert 0.25 <= time.monotonic() - start < 5.0
+
+
+def test_write_sends_everything_through_a_slow_reader() -> None:
+    payload = bytes(range(256)) * 8192  # 2 MiB
+    with tcp_pair() as (ours, peer):
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+        got = bytearray()
+
+        def drain() -> None:
+            peer.settimeout(5)
+            for _ in range(100_000):
+                time.sleep(0.0005)
+                chunk = peer.recv(65536)
+                if not chunk:
+                    return
+                got.extend(chunk)
+                if len(got) >= len(payload):
+                    return
+
+        reader = threading.Thread(target=drain)
+        reader.start()
+        SocketStream(ours).write(payload, 5.0)
+        reader.join(10)
+        assert bytes(got) == payload
+
+
+def test_tls_socket_keeps_pythons_timeout_and_times_out() -> None:
+    server_ctx, client_ctx = tls_contexts()
+    with tcp_pair() as (ours, peer):
+
+        def serve() -> None:
+            with server_ctx.wrap_socket(peer, server_side=True) as tls_peer:
+                tls_peer.settimeout(5)
+                tls_peer.recv(1)  # waits for our close
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        try:
+            stream = SocketStream(ours).start_tls(
+                client_ctx, server_hostname="localhost", timeout=5.0
+            )
+            assert isinstance(stream.socket, ssl.SSLSocket)
+            start = time.monotonic()
+            with pytest.raises(ReadTimeout):
+                stream.read(100, 0.2)
+            assert 0.15 <= time.monotonic() - start < 2.0
+            stream.close()
+        finally:
+            thread.join(10)
+
+
+def test_aio_connections_share_one_receive_buffer_without_mixing_data() -> None:
+    asyncio.run(_share_buffer())
+
+
+async def _share_buffer() -> None:
+    received: dict[int, bytearray] = {}
+    peers: list[asyncio.StreamWriter] = []
+
+    async def accept(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        peers.append(w)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        streams: list[AsyncIOStream] = [
+            await connect_tcp("127.0.0.1", port, timeout=5) for _ in range(4)
+        ]
+        for _ in range(100):
+            if len(peers) == 4:
+                break
+            await asyncio.sleep(0.01)
+        assert len(peers) == 4
+        assert len({id(s.protocol.get_buffer(-1).obj) for s in streams}) == 1
+        for i, w in enumerate(peers):
+            w.write(bytes([65 + i]) * 300_000)  # more than one 256 KiB read each
+        for _ in range(2000):
+            for i, s in enumerate(streams):
+                if s.protocol.buffered:
+                    received.setdefault(i, bytearray()).extend(await s.read(1 << 20, 5))
+            if all(len(received.get(i, b"")) == 300_000 for i in range(4)):
+                break
+            await asyncio.sleep(0.001)
+        # Which peer each stream belongs to is the accept order; each got one letter only.
+        assert sorted(set(bytes(b)) for b in received.values()) == [
+            {65},
+            {66},
+            {67},
+            {68},
+        ]
+        for s in streams:
+            await s.aclose()
+    finally:
+        for w in peers:
+            w.close()
+        server.close()
+        await server.wait_closed()
