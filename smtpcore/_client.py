@@ -50,7 +50,7 @@ class _Pending(NamedTuple):
     replies: int  # how many replies this step takes (LMTP: one per accepted recipient)
 
 
-class ClientConnection(ConnectionBase):
+class ClientConnection(ConnectionBase[Event]):
     """One SMTP (or LMTP) session, client side, without I/O.
 
     ``send(command)`` returns the bytes to write; ``receive_data()`` and ``next_event()`` turn
@@ -87,10 +87,6 @@ class ClientConnection(ConnectionBase):
         return self.capabilities is not None and self.capabilities.pipelining
 
     # --- sending ------------------------------------------------------------------------
-
-    def send(self, event: Event) -> bytes:
-        """The wire bytes for ``event`` (a Command, MessageData or EndOfMessage)."""
-        return self._guard(lambda: self._send(event), remote=False)
 
     def _send(self, event: Event) -> bytes:
         st = self._state
@@ -208,10 +204,6 @@ class ClientConnection(ConnectionBase):
         return self._encoder.encode(data)
 
     # --- receiving ----------------------------------------------------------------------
-
-    def next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
-        """The next :class:`Reply`, ``ConnectionClosed``, ``NEED_DATA`` or ``PAUSED``."""
-        return self._guard(self._next_event, remote=True)
 
     def _next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
         if self._state is State.TLS:

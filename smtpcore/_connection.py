@@ -8,17 +8,27 @@ Any exception raised by ``next_event()`` or ``send()`` moves the connection to `
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from ._commands import wire_verb
 from ._errors import LocalProtocolError
-from ._events import AuthCancel, AuthResponse, Bdat, Command, UnknownCommand
+from ._events import (
+    NEED_DATA,
+    PAUSED,
+    AuthCancel,
+    AuthResponse,
+    Bdat,
+    Command,
+    Event,
+    UnknownCommand,
+)
 from ._receivebuffer import ReceiveBuffer
 from ._state import State
 
 __all__ = ["ConnectionBase", "step_of"]
 
 R = TypeVar("R")
+Out = TypeVar("Out", bound=Event)  # what this side sends: any event (client), a Reply (server)
 
 
 def step_of(cmd: Command) -> str:
@@ -34,7 +44,7 @@ def step_of(cmd: Command) -> str:
     return wire_verb(cmd)
 
 
-class ConnectionBase:
+class ConnectionBase(Generic[Out]):
     """The receive buffer, end-of-file flag and state of one side of a connection."""
 
     def __init__(self, *, tls: bool) -> None:
@@ -60,6 +70,44 @@ class ConnectionBase:
             self._buffer.feed(data)
         else:
             self._eof = True
+
+    # The two calls of the pull model, with the error rule inline (they are the hot path:
+    # a closure and a call per event cost more than the rule itself).
+
+    def next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
+        """The next event, ``NEED_DATA`` (feed :meth:`receive_data`), or ``PAUSED`` (a client
+        waits for its own commands or for TLS; a server owes a reply or starts TLS).
+
+        An error here is the peer's (:class:`RemoteProtocolError`) and moves to ``ERROR``."""
+        if self._state is State.ERROR:
+            raise LocalProtocolError("the connection is in the ERROR state")
+        try:
+            return self._next_event()
+        except LocalProtocolError as exc:
+            self._state = State.ERROR
+            raise exc.as_remote() from None
+        except BaseException:
+            self._state = State.ERROR
+            raise
+
+    def send(self, event: Out) -> bytes:
+        """The wire bytes of ``event``: a client's Command, MessageData or EndOfMessage; a
+        server's Reply, checked against what is pending.
+
+        An error here is ours (:class:`LocalProtocolError`) and moves to ``ERROR``."""
+        if self._state is State.ERROR:
+            raise LocalProtocolError("the connection is in the ERROR state")
+        try:
+            return self._send(event)
+        except BaseException:
+            self._state = State.ERROR
+            raise
+
+    def _next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
+        raise NotImplementedError
+
+    def _send(self, event: Out) -> bytes:
+        raise NotImplementedError
 
     def _guard(self, fn: Callable[[], R], *, remote: bool) -> R:
         """Run ``fn``; on any error move to ERROR (and, when ``remote``, blame the peer)."""

@@ -73,7 +73,7 @@ _TOO_MANY_AUTH: Final = StatusHint.of(421, "4.7.0", "Too many authentication fai
 _ERROR_CODES: Final = frozenset({500, 501, 502, 503, 504})
 
 
-class ServerConnection(ConnectionBase):
+class ServerConnection(ConnectionBase[Reply]):
     """One SMTP (or LMTP) session, server side, without I/O.
 
     ``capabilities`` is what EHLO advertises (the engine drops STARTTLS once TLS is on, and AUTH
@@ -176,10 +176,6 @@ class ServerConnection(ConnectionBase):
         return self._max_line
 
     # --- receiving ----------------------------------------------------------------------
-
-    def next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
-        """The next event, ``NEED_DATA``, or ``PAUSED`` (a reply is owed, or TLS is starting)."""
-        return self._guard(self._next_event, remote=True)
 
     def _next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
         st = self._state
@@ -448,10 +444,6 @@ class ServerConnection(ConnectionBase):
         return EndOfChunk(size=cmd.size)
 
     # --- sending ------------------------------------------------------------------------
-
-    def send(self, reply: Reply) -> bytes:
-        """The wire bytes of ``reply``, after checking it may answer what is pending."""
-        return self._guard(lambda: self._send(reply), remote=False)
 
     def _send(self, reply: Reply) -> bytes:
         if not isinstance(reply, Reply):
