@@ -58,6 +58,11 @@ class ConnectionBase(Generic[Out]):
         return self._state
 
     @property
+    def buffered(self) -> int:
+        """How many received octets are not processed yet."""
+        return len(self._buffer)
+
+    @property
     def trailing_data(self) -> tuple[bytes, bool]:
         """Bytes received but not processed yet, and whether end of file was seen."""
         return self._buffer.peek(), self._eof

@@ -21,8 +21,9 @@ import ssl
 from collections.abc import Sequence
 from typing import Any
 
+from ._aio_session import PushSession
 from ._async.client import AsyncLMTPClient, AsyncSMTPClient, TLSPolicy
-from ._async.server import AsyncHandler, AsyncServerSession
+from ._async.server import AsyncHandler
 from ._backends.aio import AsyncIOStream, StreamProtocol
 from ._config import ServerConfig, Timeouts
 from ._envelope import Envelope, Session
@@ -179,7 +180,7 @@ class AsyncSMTPServer:
             await stream.aclose()
             return
         conn = opts.connection(tls=self.implicit_tls)
-        session = AsyncServerSession(
+        session = PushSession(
             stream,
             self.handler,
             conn,

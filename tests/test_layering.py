@@ -1,9 +1,9 @@
 """The layering rules of DESIGN.md, checked on the source with ``ast``.
 
-core < I/O (_backends) < adapters (_async, _sync, sync, aio, testing) < services (mx, dsn,
-relay) < application (_cli, __main__, _tools). A module imports only from its own layer or
-below; the core imports no I/O module, reads no clock and rolls no dice; only ``mx`` imports
-``dns``; and ``import smtpcore`` loads neither asyncio, ssl nor dns.
+core < I/O (_backends) < adapters (_async, _sync, sync, aio, _aio_session, testing) <
+services (mx, dsn, relay) < application (_cli, __main__, _tools). A module imports only from
+its own layer or below; the core imports no I/O module, reads no clock and rolls no dice;
+only ``mx`` imports ``dns``; and ``import smtpcore`` loads neither asyncio, ssl nor dns.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def layer_of(module: str) -> int:
     head = parts[0] if parts else "__init__"
     if head == "_backends":
         return IO
-    if head in {"_async", "_sync", "sync", "aio", "testing"}:
+    if head in {"_async", "_sync", "sync", "aio", "_aio_session", "testing"}:
         return ADAPTERS
     if head in {"mx", "dsn", "relay"} or head.startswith(("_dsn", "_relay")):
         return SERVICES

@@ -156,6 +156,8 @@ class AsyncServerSession:
         self.messages = 0
         self.proxy_protocol = proxy_protocol
         self._streaming = False  # a streaming handler holds pieces of an unfinished message
+        # What was taken from the engine but not handled yet (the asyncio protocol's pick).
+        self._held: Event | type[NEED_DATA] | type[PAUSED] | None = None
         # The per-command hooks the handler leaves as they are are not called: each call
         # is a coroutine made and run for a None (measured: ~10 % of a 1 KiB message).
         kind = type(handler)
@@ -175,6 +177,11 @@ class AsyncServerSession:
             recipients=tuple(r.forward_path for r in conn.recipients),
             rcpt_params=tuple(r.params for r in conn.recipients),
         )
+
+    async def _receive(self, timeout: float) -> None:
+        """Feed the engine what arrives next (end of file too); TimeoutError after
+        ``timeout`` seconds. The asyncio server's protocol feeds it instead (``_held``)."""
+        self.conn.receive_data(await self.stream.read(_READ_SIZE, timeout))
 
     async def _flush(self) -> None:
         if self._out:
@@ -241,7 +248,8 @@ class AsyncServerSession:
             return
         command_deadline: float | None = None
         for _ in range(1 << 40):
-            event = conn.next_event()
+            event = self._held if self._held is not None else conn.next_event()
+            self._held = None
             if event is NEED_DATA:
                 if self._out:
                     await self._flush()
@@ -257,12 +265,11 @@ class AsyncServerSession:
                 try:
                     if timeout <= 0:
                         raise TimeoutError
-                    data = await self.stream.read(_READ_SIZE, timeout)
+                    await self._receive(timeout)
                 except TimeoutError:
                     # RFC 5321 §4.5.3.2.7: the server may close an idle connection, with 421.
                     self._reply(Reply.from_hint(TIMEOUT))
                     return
-                conn.receive_data(data)
                 continue
             command_deadline = None
             if event is PAUSED:
@@ -271,9 +278,6 @@ class AsyncServerSession:
                     continue
                 return  # a reply is owed but nothing will give it: a bug; give up safely
             assert isinstance(event, Event)
-            if isinstance(event, MessageData) and not self.handler.streaming:
-                self._body.write(event.data)  # the bulk of a message: no dispatch
-                continue
             if isinstance(event, ConnectionClosed):
                 return
             try:
@@ -304,59 +308,83 @@ class AsyncServerSession:
             authenticated_as=None,
         )
 
-    async def _dispatch_event(self, event: Event) -> None:
-        conn, handler, session = self.conn, self.handler, self.session
+    def _handle_now(self, event: Event) -> bool:
+        """Answer ``event`` here if that takes no handler call (the everyday commands of a
+        transaction, with the handler's defaults); False when it must be dispatched.
+
+        The asyncio server also calls this from its protocol, as data arrives, so that these
+        commands are answered without waking the session's task (``smtpcore._aio_session``)."""
         if isinstance(event, MessageData):
-            if handler.streaming:
-                self._streaming = True
-                await handler.handle_data(session, self.envelope(), event.data)
-            else:
-                self._body.write(event.data)
-            return
-        if isinstance(event, Bdat):
-            return  # the reply comes after the chunk
-        if isinstance(event, InvalidCommand):
+            if self.handler.streaming:
+                return False
+            self._body.write(event.data)
+        elif isinstance(event, Mail):
+            if self._hook_mail:
+                return False
+            self._body = io.BytesIO()
+            self._reply(_MAIL_OK)
+        elif isinstance(event, Rcpt):
+            if self._hook_rcpt:
+                return False
+            self._reply(_RCPT_OK)
+        elif isinstance(event, Data):
+            self._reply(_START_DATA)
+        elif isinstance(event, InvalidCommand):
             self._reply(Reply.from_hint(event.hint))
+        elif isinstance(event, Rset):
+            self._body = io.BytesIO()
+            self._reply(_OK)
+        elif isinstance(event, Noop):
+            self._reply(_OK)
+        elif isinstance(event, (Ehlo, Lhlo, Helo)):
+            if self._hook_ehlo:
+                return False
+            self._greeted(event, None)
+        elif isinstance(event, Quit):
+            self._reply(_BYE)
+        elif not isinstance(event, Bdat):  # a BDAT is answered after its chunk
+            return False
+        return True
+
+    def _greeted(self, event: Ehlo | Lhlo | Helo, reply: Reply | None) -> None:
+        """Answer EHLO/LHLO/HELO: the handler's reply, or the capabilities."""
+        if reply is None:
+            conn = self.conn
+            reply = (
+                conn.ehlo_reply()
+                if not isinstance(event, Helo)
+                else Reply.of(250, conn.config.hostname)
+            )
+        if reply.is_positive:
+            self._update(helo_name=event.hostname, esmtp=not isinstance(event, Helo))
+        self._reply(reply)
+
+    async def _dispatch_event(self, event: Event) -> None:
+        if self._handle_now(event):
+            return
+        conn, handler, session = self.conn, self.handler, self.session
+        if isinstance(event, MessageData):  # streaming
+            self._streaming = True
+            await handler.handle_data(session, self.envelope(), event.data)
             return
         reply: Reply | None = None
         if isinstance(event, Mail):
             self._body = io.BytesIO()
-            if self._hook_mail:
-                reply = await handler.handle_mail(session, event)
-            reply = reply or _MAIL_OK
+            reply = await handler.handle_mail(session, event) or _MAIL_OK
         elif isinstance(event, Rcpt):
-            if self._hook_rcpt:
-                reply = await handler.handle_rcpt(session, self.envelope(), event)
-            reply = reply or _RCPT_OK
-        elif isinstance(event, Data):
-            reply = _START_DATA
+            reply = await handler.handle_rcpt(session, self.envelope(), event) or _RCPT_OK
         elif isinstance(event, EndOfMessage):
             await self._end_of_message(event)
             return
         elif isinstance(event, (Ehlo, Lhlo, Helo)):
-            if self._hook_ehlo:
-                reply = await handler.handle_ehlo(session, event.hostname)
-            if reply is None:
-                reply = (
-                    conn.ehlo_reply()
-                    if not isinstance(event, Helo)
-                    else Reply.of(250, conn.config.hostname)
-                )
-            if reply.is_positive:
-                self._update(helo_name=event.hostname, esmtp=not isinstance(event, Helo))
+            self._greeted(event, await handler.handle_ehlo(session, event.hostname))
+            return
         elif isinstance(event, EndOfChunk):
             reply = (
                 Reply.from_hint(conn.refusal)
                 if conn.refusal
                 else Reply.of(250, f"{event.size} octets received", "2.0.0")
             )
-        elif isinstance(event, Rset):
-            self._body = io.BytesIO()
-            reply = _OK
-        elif isinstance(event, Noop):
-            reply = _OK
-        elif isinstance(event, Quit):
-            reply = _BYE
         elif isinstance(event, Vrfy):
             reply = await handler.handle_vrfy(session, event.argument) or Reply.of(
                 252, "Cannot VRFY user, but will accept message and attempt delivery", "2.5.2"
@@ -456,10 +484,10 @@ class AsyncServerSession:
 
     async def _next_auth_event(self) -> AuthResponse | AuthCancel | InvalidCommand | None:
         for _ in range(1 << 20):
-            event = self.conn.next_event()
+            event = self._held if self._held is not None else self.conn.next_event()
+            self._held = None
             if event is NEED_DATA:
-                data = await self.stream.read(_READ_SIZE, self.idle_timeout)
-                self.conn.receive_data(data)
+                await self._receive(self.idle_timeout)
                 continue
             if isinstance(event, (AuthResponse, AuthCancel, InvalidCommand)):
                 return event

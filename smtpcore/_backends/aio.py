@@ -20,6 +20,7 @@ import asyncio
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from .._errors import TLSError
@@ -65,11 +66,23 @@ class StreamProtocol(asyncio.BufferedProtocol):
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
+        # When set, every arrival goes to it as it comes (b"" at end of file) instead of
+        # being buffered for read(): the asyncio server answers from there.
+        self.sink: Callable[[bytes], None] | None = None
 
     @property
     def buffered(self) -> int:
         """How many octets arrived and were not taken yet."""
         return self._size
+
+    @property
+    def write_paused(self) -> bool:
+        """The transport's write buffer is above its high-water mark (the peer is slow)."""
+        return self._write_paused
+
+    def now(self) -> float:
+        """The event loop's clock."""
+        return (self._loop or asyncio.get_running_loop()).time()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -84,6 +97,9 @@ class StreamProtocol(asyncio.BufferedProtocol):
         self.data_received(bytes(self._view[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
+        if self.sink is not None:
+            self.sink(data)
+            return
         self._chunks.append(data)
         self._size += len(data)
         waiter = self._waiter
@@ -96,9 +112,13 @@ class StreamProtocol(asyncio.BufferedProtocol):
     def eof_received(self) -> bool:
         self.eof = True
         self._wake()
+        if self.sink is not None:
+            self.sink(b"")
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.sink is not None and not self.eof:
+            self.sink(b"")
         self.eof = True
         self.exc = exc
         self._wake()

@@ -1,0 +1,169 @@
+"""The asyncio server session, driven from its protocol as data arrives.
+
+:class:`AsyncServerSession` pulls: its task reads, feeds the engine and answers. Under
+asyncio that costs a wake-up of the task per command: a future resolved, a loop iteration
+and a trip through every coroutine frame. Here the protocol hands each arrival to the session
+at once (``StreamProtocol.sink``), which feeds the engine and answers on the spot whatever
+needs no handler call (``_handle_now``: MAIL, RCPT, DATA and message data with the default
+hooks, RSET, NOOP, refusals). Only an event that does (the end of a message, EHLO, QUIT,
+STARTTLS, AUTH, a handler's own hooks) wakes the task, which takes it from ``_held``.
+Measured with smtp-source: one wake-up per message instead of four, and none for the
+octets of a large message.
+
+Everything else (timeouts, the order of replies, backpressure, TLS) keeps the pull
+session's rules:
+- the wait for a whole command is bounded (slowloris), each data block by its own timeout;
+- replies leave in order: the task flushes what the protocol answered before its own;
+- while the task is busy, arrivals only fill the engine's buffer; past a high-water mark
+  reading is paused until the task waits again;
+- while the transport's write buffer is full, nothing is answered here: the task drains it;
+- plaintext that follows STARTTLS goes into the engine, which throws it away
+  (``tls_established``), never executed inside TLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ._async.server import AsyncServerSession
+from ._backends.aio import AsyncIOStream, StreamProtocol
+from ._events import NEED_DATA, ConnectionClosed, Event
+from ._state import State
+
+__all__ = ["PushSession"]
+
+_HIGH_WATER = 256 * 1024  # unread octets in the engine before reading is paused
+_BOUND = 100_000  # events answered per arrival, at most (an arrival is at most 256 KiB)
+
+
+class PushSession(AsyncServerSession):
+    """An :class:`AsyncServerSession` over an asyncio stream, answered from its protocol."""
+
+    def __init__(self, stream: AsyncIOStream, *args: Any, **kwargs: Any) -> None:
+        super().__init__(stream, *args, **kwargs)
+        self._proto: StreamProtocol = stream.protocol
+        self._wake: asyncio.Future[None] | None = None  # set while the task waits for data
+        self._error: BaseException | None = None
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
+        self._paused = False
+
+    async def _run(self) -> None:
+        try:
+            await super()._run()
+        finally:
+            self._proto.sink = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    async def _start_tls(self) -> None:
+        # Until the engine is told TLS is up, arrivals wait in the stream: fed to the engine
+        # now, the client's first command over TLS would be thrown away as plaintext.
+        self._proto.sink = None
+        await super()._start_tls()
+
+    async def _receive(self, timeout: float) -> None:
+        proto = self._proto
+        if proto.sink is None:
+            # The first wait (after the greeting and any PROXY header), or the first after
+            # STARTTLS: what arrived was buffered by the stream; from now on it comes here.
+            proto.sink = self._on_data
+            if proto.buffered or proto.eof:
+                self.conn.receive_data(proto.take(proto.buffered) if proto.buffered else b"")
+                return
+        if self._error is not None:
+            raise self._error
+        if self._paused and proto.transport is not None:
+            self._paused = False
+            proto.transport.resume_reading()
+        loop = asyncio.get_running_loop()
+        self._deadline = deadline = loop.time() + timeout
+        if self._timer is None or deadline < self._timer_when:
+            self._arm(loop, deadline)
+        self._wake = fut = loop.create_future()
+        try:
+            await fut
+        finally:
+            self._wake = None
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        """One timer per connection, moved only when it fires early (as StreamProtocol's)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._on_timer, loop)
+        self._timer_when = when
+
+    def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        fut = self._wake
+        if fut is None or fut.done():
+            return  # the task is busy: its next wait arms the timer again
+        if loop.time() >= self._deadline:
+            fut.set_exception(TimeoutError())
+        else:
+            self._arm(loop, self._deadline)
+
+    def _on_data(self, data: bytes) -> None:
+        """An arrival (b"" at end of file), straight from the protocol."""
+        try:
+            self.conn.receive_data(data)
+            if self._wake is None:
+                # The task is busy (a handler, a drain): it takes the events itself.
+                if self.conn.buffered > _HIGH_WATER and not self._paused:
+                    self._paused = True
+                    transport = self._proto.transport
+                    if transport is not None and not transport.is_closing():
+                        transport.pause_reading()
+                return
+            self._answer()
+        except BaseException as exc:
+            self._error = exc
+            if self._wake is not None and not self._wake.done():
+                self._wake.set_exception(exc)
+
+    def _answer(self) -> None:
+        conn, proto = self.conn, self._proto
+        wake = self._wake
+        assert wake is not None
+        answered = False
+        for _ in range(_BOUND):
+            if proto.write_paused:
+                break  # the peer is not reading our replies: the task drains first
+            event = conn.next_event()
+            if event is NEED_DATA:
+                break
+            if (
+                isinstance(event, Event)
+                and not isinstance(event, ConnectionClosed)
+                and conn.state is not State.AUTH  # the task's AUTH exchange takes its lines
+                and self._handle_now(event)
+            ):
+                answered = True
+                if conn.state is State.CLOSED or conn.state is State.ERROR:
+                    break  # e.g. a 421 for too many errors: the task ends the session
+                continue
+            self._held = event
+            break
+        if self._out and proto.transport is not None and not proto.transport.is_closing():
+            proto.transport.write(bytes(self._out))
+            self._out.clear()
+        if (
+            self._held is not None
+            or proto.write_paused
+            or conn.state
+            in (
+                State.CLOSED,
+                State.ERROR,
+            )
+        ):
+            if not wake.done():
+                wake.set_result(None)
+            return
+        # Still waiting: RFC 5321 §4.5.3.2 timeouts, as AsyncServerSession._run sets them.
+        if conn.state is State.DATA:
+            self._deadline = proto.now() + self.data_timeout  # per data block
+        elif answered:
+            self._deadline = proto.now() + self.idle_timeout  # a new command's wait
