@@ -12,6 +12,7 @@ answer it with ``Reply.from_hint(event.hint)``. The session goes on.
 
 from __future__ import annotations
 
+import functools
 from typing import Final, Literal
 
 from ._addresses import AddressError
@@ -71,6 +72,13 @@ _TOO_MANY_AUTH: Final = StatusHint.of(421, "4.7.0", "Too many authentication fai
 # Replies that say "you sent something wrong": they spend the error budget (Limits.errors)
 # whoever chose them, the engine or the application (e.g. 500 to an unknown command).
 _ERROR_CODES: Final = frozenset({500, 501, 502, 503, 504})
+
+
+@functools.lru_cache(maxsize=64)
+def _greeting(hostname: str, lmtp: bool, text: str) -> Reply:
+    """Built once per server, not per connection (a Reply checks its text when made)."""
+    kind = "LMTP" if lmtp else ""
+    return Reply.of(220, f"{hostname} {kind} {text}".replace("  ", " "))
 
 
 class ServerConnection(ConnectionBase[Reply]):
@@ -166,8 +174,7 @@ class ServerConnection(ConnectionBase[Reply]):
 
     def greeting(self, text: str = "ESMTP ready") -> Reply:
         """The 220 opening reply (RFC 5321 §4.3.1 / §3.1)."""
-        kind = "LMTP" if self.config.lmtp else ""
-        return Reply.of(220, f"{self.config.hostname} {kind} {text}".replace("  ", " "))
+        return _greeting(self.config.hostname, self.config.lmtp, text)
 
     @property
     def max_command_line(self) -> int:

@@ -235,7 +235,5 @@ class _AcceptingProtocol(StreamProtocol):
             # ClientHello must reach it, not our buffer (loop.start_tls resumes reading).
             assert isinstance(transport, asyncio.Transport)
             transport.pause_reading()
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # TCP_NODELAY: asyncio's socket transport sets it on every TCP socket already.
         self._owner._accept(self)

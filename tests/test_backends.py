@@ -195,3 +195,27 @@ async def _share_buffer() -> None:
             w.close()
         server.close()
         await server.wait_closed()
+
+
+def test_aio_connections_have_nagle_off() -> None:
+    # asyncio's socket transport sets TCP_NODELAY (we rely on it: a pipelined group or a
+    # reply must not wait for the peer's delayed ACK).
+    async def go() -> None:
+        accepted: list[asyncio.StreamWriter] = []
+
+        async def accept(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            accepted.append(w)
+
+        server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        try:
+            stream = await connect_tcp("127.0.0.1", server.sockets[0].getsockname()[1], timeout=5)
+            sock = stream.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            await stream.aclose()
+        finally:
+            for w in accepted:
+                w.close()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(go())

@@ -343,9 +343,7 @@ async def connect_tcp(
             ),
             timeout,
         )
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # TCP_NODELAY: asyncio's socket transport sets it on every TCP socket already.
     assert isinstance(transport, asyncio.Transport)
     return AsyncIOStream(transport, protocol)
 
