@@ -32,6 +32,11 @@ __all__ = [
 class State(enum.Enum):
     """Where a session stands; both engines expose it as ``.state``."""
 
+    # Members are singletons compared by identity, so identity is a valid hash; Enum's own
+    # hashes the name in Python code, and the state tables are looked up by (State, step)
+    # several times per command.
+    __hash__ = object.__hash__
+
     GREETING = "GREETING"  # the server's opening reply is owed / awaited
     HELLO = "HELLO"  # EHLO/HELO/LHLO expected (at start, and after STARTTLS)
     READY = "READY"  # a session, no mail transaction
