@@ -79,7 +79,7 @@ class PushSession(AsyncServerSession):
         if self._paused and proto.transport is not None:
             self._paused = False
             proto.transport.resume_reading()
-        loop = asyncio.get_running_loop()
+        loop = proto.loop  # not asyncio.get_running_loop(): a getpid() per call on 3.11
         self._deadline = deadline = loop.time() + timeout
         if self._timer is None or deadline < self._timer_when:
             self._arm(loop, deadline)

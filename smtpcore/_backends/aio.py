@@ -80,9 +80,14 @@ class StreamProtocol(asyncio.BufferedProtocol):
         """The transport's write buffer is above its high-water mark (the peer is slow)."""
         return self._write_paused
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop of this connection."""
+        return self._loop or asyncio.get_running_loop()
+
     def now(self) -> float:
         """The event loop's clock."""
-        return (self._loop or asyncio.get_running_loop()).time()
+        return self.loop.time()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
