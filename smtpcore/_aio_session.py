@@ -110,8 +110,9 @@ class PushSession(AsyncServerSession):
         """An arrival (b"" at end of file), straight from the protocol."""
         try:
             self.conn.receive_data(data)
-            if self._wake is None:
-                # The task is busy (a handler, a drain): it takes the events itself.
+            if self._wake is None or self._wake.done():
+                # The task is busy (a handler, a drain) or about to run (woken, or timed
+                # out): it takes the events itself.
                 if self.conn.buffered > _HIGH_WATER and not self._paused:
                     self._paused = True
                     transport = self._proto.transport
