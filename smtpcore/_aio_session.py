@@ -120,7 +120,7 @@ class PushSession(AsyncServerSession):
                         transport.pause_reading()
                 return
             self._answer()
-        except BaseException as exc:
+        except Exception as exc:  # the task raises it (SystemExit and the like go to the loop)
             self._error = exc
             if self._wake is not None and not self._wake.done():
                 self._wake.set_exception(exc)
@@ -130,11 +130,13 @@ class PushSession(AsyncServerSession):
         wake = self._wake
         assert wake is not None
         answered = False
+        wake_task = True
         for _ in range(_BOUND):
             if proto.write_paused:
                 break  # the peer is not reading our replies: the task drains first
             event = conn.next_event()
             if event is NEED_DATA:
+                wake_task = False
                 break
             if (
                 isinstance(event, Event)
@@ -148,18 +150,11 @@ class PushSession(AsyncServerSession):
                 continue
             self._held = event
             break
+        # (past _BOUND events the task goes on with the rest: wake_task stays True)
         if self._out and proto.transport is not None and not proto.transport.is_closing():
             proto.transport.write(bytes(self._out))
             self._out.clear()
-        if (
-            self._held is not None
-            or proto.write_paused
-            or conn.state
-            in (
-                State.CLOSED,
-                State.ERROR,
-            )
-        ):
+        if wake_task or proto.write_paused:
             if not wake.done():
                 wake.set_result(None)
             return

@@ -142,3 +142,19 @@ def test_overridden_hooks_are_called() -> None:
         sock.sendall(b"EHLO client.example\r\nMAIL FROM:<a@example.org>\r\n")
         finals = _read_replies(sock, 2)
     assert finals[1] == b"550 5.7.1 no mail from you"
+
+
+def test_more_events_than_one_pass_answers_go_on_in_the_task(monkeypatch: Any) -> None:
+    # Past _BOUND events from one arrival, the protocol hands over to the task, which
+    # answers the rest: nothing is left unanswered in the engine's buffer.
+    import smtpcore._aio_session as push
+
+    monkeypatch.setattr(push, "_BOUND", 5)
+    with (
+        async_server_thread(handler=SlowHandler(0)) as (server, _rec),
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
+    ):
+        assert _read_replies(sock, 1)[0].startswith(b"220")
+        sock.sendall(b"EHLO client.example\r\n" + b"NOOP\r\n" * 40)
+        finals = _read_replies(sock, 41)
+    assert len(finals) == 41 and all(f.startswith(b"250") for f in finals)
