@@ -23,7 +23,6 @@ session's rules:
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from ._async.server import AsyncServerSession
@@ -43,11 +42,7 @@ class PushSession(AsyncServerSession):
     def __init__(self, stream: AsyncIOStream, *args: Any, **kwargs: Any) -> None:
         super().__init__(stream, *args, **kwargs)
         self._proto: StreamProtocol = stream.protocol
-        self._wake: asyncio.Future[None] | None = None  # set while the task waits for data
         self._error: BaseException | None = None
-        self._deadline = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_when = 0.0
         self._paused = False
 
     async def _run(self) -> None:
@@ -55,9 +50,6 @@ class PushSession(AsyncServerSession):
             await super()._run()
         finally:
             self._proto.sink = None
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
 
     async def _start_tls(self) -> None:
         # Until the engine is told TLS is up, arrivals wait in the stream: fed to the engine
@@ -79,38 +71,13 @@ class PushSession(AsyncServerSession):
         if self._paused and proto.transport is not None:
             self._paused = False
             proto.transport.resume_reading()
-        loop = proto.loop  # not asyncio.get_running_loop(): a getpid() per call on 3.11
-        self._deadline = deadline = loop.time() + timeout
-        if self._timer is None or deadline < self._timer_when:
-            self._arm(loop, deadline)
-        self._wake = fut = loop.create_future()
-        try:
-            await fut
-        finally:
-            self._wake = None
-
-    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
-        """One timer per connection, moved only when it fires early (as StreamProtocol's)."""
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_at(when, self._on_timer, loop)
-        self._timer_when = when
-
-    def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._timer = None
-        fut = self._wake
-        if fut is None or fut.done():
-            return  # the task is busy: its next wait arms the timer again
-        if loop.time() >= self._deadline:
-            fut.set_exception(TimeoutError())
-        else:
-            self._arm(loop, self._deadline)
+        await proto.wait(timeout)  # woken by _answer; the stream's timer keeps the deadline
 
     def _on_data(self, data: bytes) -> None:
         """An arrival (b"" at end of file), straight from the protocol."""
         try:
             self.conn.receive_data(data)
-            if self._wake is None or self._wake.done():
+            if not self._proto.waiting:
                 # The task is busy (a handler, a drain) or about to run (woken, or timed
                 # out): it takes the events itself.
                 if self.conn.buffered > _HIGH_WATER and not self._paused:
@@ -122,13 +89,10 @@ class PushSession(AsyncServerSession):
             self._answer()
         except Exception as exc:  # the task raises it (SystemExit and the like go to the loop)
             self._error = exc
-            if self._wake is not None and not self._wake.done():
-                self._wake.set_exception(exc)
+            self._proto.wake(exc)
 
     def _answer(self) -> None:
         conn, proto = self.conn, self._proto
-        wake = self._wake
-        assert wake is not None
         answered = False
         wake_task = True
         for _ in range(_BOUND):
@@ -155,11 +119,10 @@ class PushSession(AsyncServerSession):
             proto.transport.write(bytes(self._out))
             self._out.clear()
         if wake_task or proto.write_paused:
-            if not wake.done():
-                wake.set_result(None)
+            proto.wake()
             return
         # Still waiting: RFC 5321 §4.5.3.2 timeouts, as AsyncServerSession._run sets them.
         if conn.state is State.DATA:
-            self._deadline = proto.now() + self.data_timeout  # per data block
+            proto.extend(self.data_timeout)  # per data block
         elif answered:
-            self._deadline = proto.now() + self.idle_timeout  # a new command's wait
+            proto.extend(self.idle_timeout)  # a new command's wait

@@ -107,16 +107,14 @@ class StreamProtocol(asyncio.BufferedProtocol):
             return
         self._chunks.append(data)
         self._size += len(data)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self.wake()
         if self._size > _HIGH_WATER and not self._read_paused and self.transport:
             self._read_paused = True
             self.transport.pause_reading()
 
     def eof_received(self) -> bool:
         self.eof = True
-        self._wake()
+        self.wake()
         if self.sink is not None:
             self.sink(b"")
         return False
@@ -126,7 +124,7 @@ class StreamProtocol(asyncio.BufferedProtocol):
             self.sink(b"")
         self.eof = True
         self.exc = exc
-        self._wake()
+        self.wake()
         self._disarm()
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
@@ -139,15 +137,35 @@ class StreamProtocol(asyncio.BufferedProtocol):
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
 
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
     async def wait_readable(self, timeout: float | None) -> None:
         """Until data or EOF is there (at once when it already is); TimeoutError after
         ``timeout`` seconds."""
         if self._size or self.eof:
             return
+        await self.wait(timeout)
+
+    @property
+    def waiting(self) -> bool:
+        """A reader is parked in :meth:`wait` and not woken yet."""
+        return self._waiter is not None and not self._waiter.done()
+
+    def wake(self, exc: BaseException | None = None) -> None:
+        """Resume the parked reader (raising ``exc`` in it, if given)."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            if exc is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(exc)
+
+    def extend(self, seconds: float) -> None:
+        """Move the parked reader's deadline to ``seconds`` from now."""
+        if self._deadline is not None:
+            self._deadline = self.now() + seconds
+
+    async def wait(self, timeout: float | None) -> None:
+        """Until woken (by data or EOF; with a ``sink``, by :meth:`wake`); TimeoutError at
+        the deadline, ``timeout`` seconds from now unless :meth:`extend` moved it."""
         loop = self._loop or asyncio.get_running_loop()
         self._waiter = fut = loop.create_future()
         if timeout is not None:
