@@ -219,3 +219,22 @@ def test_aio_connections_have_nagle_off() -> None:
             await server.wait_closed()
 
     asyncio.run(go())
+
+
+def test_a_socket_subclass_keeps_pythons_timeout() -> None:
+    # gevent's cooperative sockets (and PySocks') are socket subclasses that wait in their
+    # own way: kernel timeouts would never fire there, so they keep Python's timeout.
+    class Wrapped(socket.socket):
+        pass
+
+    with tcp_pair() as (ours, _peer):
+        sub = Wrapped(fileno=ours.detach())
+        try:
+            stream = SocketStream(sub)
+            start = time.monotonic()
+            with pytest.raises(ReadTimeout):
+                stream.read(100, 0.2)
+            assert 0.15 <= time.monotonic() - start < 2.0
+            assert sub.gettimeout() is not None  # Python's timeout is in force
+        finally:
+            sub.close()

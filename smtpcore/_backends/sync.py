@@ -49,7 +49,8 @@ class SocketStream(SyncStream):
 
     A TLS socket keeps Python's timeout: CPython's ssl module retries a blocking read that
     the kernel timed out, for ever. So does every socket on Windows, whose kernel timeouts
-    leave a socket in an undefined state.
+    leave a socket in an undefined state, and any socket subclass (gevent, PySocks), which
+    may wait on its own terms.
 
     Either way a kept timeout is reused while it is not longer than asked and not much
     shorter; when it is shorter and expires, the call is retried for the rest.
@@ -59,7 +60,9 @@ class SocketStream(SyncStream):
         self, sock: socket.socket, kept: tuple[float | None, float | None] | None = None
     ) -> None:
         self._sock = sock
-        self._kernel = sys.platform != "win32" and not isinstance(sock, ssl.SSLSocket)
+        # Only the stdlib's own socket type: a subclass may wait in its own way (gevent's
+        # cooperative socket waits in its hub, where SO_RCVTIMEO never fires; PySocks).
+        self._kernel = sys.platform != "win32" and type(sock) is socket.socket
         if not self._kernel:
             kept = (sock.gettimeout(), sock.gettimeout())
         elif kept is None or sock.gettimeout() is not None:
