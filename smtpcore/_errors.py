@@ -50,6 +50,10 @@ __all__ = [
 class SMTPCoreError(Exception):
     """Root of every exception smtpcore raises on purpose."""
 
+    #: When the error ends a ``send_messages`` call: the SendResult of each message
+    #: finished before it, in order.
+    results: list[Any] | None = None
+
 
 class ProtocolError(SMTPCoreError):
     """A breach of the SMTP rules. Abstract: raise one of its two subclasses.

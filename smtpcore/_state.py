@@ -143,7 +143,9 @@ REPLY_CODES: Final[dict[str, frozenset[str]]] = {
 # RFC 2920 §3.1: "The EHLO, DATA, VRFY, EXPN, TURN, QUIT, and NOOP commands can only appear
 # as the last command in a group" (TURN is not implemented); RFC 3207 §4.2 and RFC 4954 §4
 # add STARTTLS and AUTH (their outcome changes what may follow); RFC 3030 §4.2 lets BDAT
-# chunks be pipelined, LAST ends.
+# chunks be pipelined, LAST ends. The end of message data (".") is no command and ends no
+# group: RFC 2920 §4's own example sends "." and QUIT in one go, and a client may send the
+# next MAIL behind it (the transaction ends whatever the reply to "." says).
 GROUP_ENDERS: Final = frozenset(
     {
         "EHLO",
@@ -160,7 +162,6 @@ GROUP_ENDERS: Final = frozenset(
         "AUTH*",
         "*",
         "BDAT LAST",
-        ".",
         "UNKNOWN",
     }
 )

@@ -171,6 +171,42 @@ def test_pipelined_group_gets_every_reply_matched_in_order() -> None:
     assert pair.client.state is State.DATA
 
 
+def test_next_transaction_pipelined_behind_the_end_of_data() -> None:
+    # RFC 2920 §4 sends "." and QUIT together: the end of data ends no group, so the next
+    # MAIL/RCPT/DATA may follow it in the same write; the replies come back in order.
+    pair = session()
+    first = [Mail(reverse_path=A("a@c.example")), Rcpt(forward_path=A("one@mx.example")), Data()]
+    pair.server.receive_data(b"".join(pair.client.send(c) for c in first))
+    for code in (250, 250, 354):
+        pair.server.next_event()
+        pair.client.receive_data(pair.server.send(Reply.of(code, "ok")))
+    assert [r.code for r in drain(pair.client)] == [250, 250, 354]  # type: ignore[attr-defined]
+    second = [Mail(reverse_path=A("b@c.example")), Rcpt(forward_path=A("two@mx.example")), Data()]
+    wire = pair.client.send(MessageData(data=b"Subject: 1\r\n\r\nbody\r\n"))
+    wire += pair.client.send(EndOfMessage())
+    wire += b"".join(pair.client.send(c) for c in second)
+    assert pair.client.pending == (".", "MAIL", "RCPT", "DATA")
+    pair.server.receive_data(wire)
+    events = []
+    for _ in range(10):
+        ev = pair.server.next_event()
+        if ev is NEED_DATA:
+            break
+        events.append(ev)
+        if not isinstance(ev, MessageData):
+            code = 354 if isinstance(ev, Data) else 250
+            pair.client.receive_data(pair.server.send(Reply.of(code, "ok")))
+    assert [type(e).__name__ for e in events if not isinstance(e, MessageData)] == [
+        "EndOfMessage",
+        "Mail",
+        "Rcpt",
+        "Data",
+    ]
+    replies = drain(pair.client)
+    assert [r.command for r in replies] == [".", "MAIL", "RCPT", "DATA"]  # type: ignore[attr-defined]
+    assert pair.client.state is State.DATA
+
+
 def test_no_pipelining_without_the_extension() -> None:
     pair = session(server_caps=caps(pipelining=False))
     pair.client.send(Mail(reverse_path=A("a@c.example")))

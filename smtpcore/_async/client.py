@@ -58,7 +58,7 @@ from .._events import (
     Vrfy,
 )
 from .._extensions import Capabilities
-from .._message import iter_chunks, prepare_message
+from .._message import PreparedMessage, iter_chunks, prepare_message
 from .._transaction import SendResult, Transaction
 
 __all__ = ["AsyncSMTPClient", "AsyncLMTPClient", "TLSPolicy"]
@@ -294,15 +294,26 @@ class AsyncSMTPClient:
                 raise LocalProtocolError("the connection is paused for TLS")
         raise ReadError(0, "no reply")  # pragma: no cover - bounded loop
 
-    async def _send_commands(self, cmds: Sequence[Command], timeout: float) -> list[Reply]:
-        """Send a group of commands in one write (RFC 2920) and read one reply for each."""
+    async def _send_commands(
+        self,
+        cmds: Sequence[Command],
+        timeout: float,
+        *,
+        prefix: bytes = b"",
+        before: Transaction | None = None,
+    ) -> list[Reply]:
+        """Send a group of commands in one write (RFC 2920) and read one reply for each.
+        ``prefix`` goes out first in the same write: the end of ``before``'s data, whose
+        replies are read (and recorded in it) before the group's."""
         if self._stream is None:
             raise LocalProtocolError("not connected (or the connection was closed)")
         lines = [self._conn.send(c) for c in cmds]
         if log.isEnabledFor(logging.DEBUG):
             for c, raw in zip(cmds, lines, strict=True):
                 log.debug("C: %s", self._conn_line(c, raw))
-        await self._write(b"".join(lines), timeout)
+        await self._write(prefix + b"".join(lines), timeout)
+        if before is not None:
+            await self._data_replies(before)
         return [await self._read_reply(timeout) for _ in cmds]
 
     @staticmethod
@@ -447,6 +458,94 @@ class AsyncSMTPClient:
         :class:`PermanentReplyError`/:class:`TransientReplyError` only when no recipient got
         the message (``raise_on_failure``); the error's ``result`` has the details.
         """
+        msg, txn = await self._plan(
+            message,
+            mail_from,
+            rcpt_to,
+            mail_params=mail_params,
+            rcpt_params=rcpt_params,
+            size=size,
+            eight_bit=eight_bit,
+            binary=binary,
+            use_bdat=use_bdat,
+        )
+        await self._envelope(txn)
+        await self._content(txn, msg)
+        return await self._conclude(txn, raise_on_failure)
+
+    async def send_messages(
+        self,
+        messages: Iterable[
+            tuple[MessageSource, Address | str | None, Sequence[Address | str] | None]
+        ],
+    ) -> list[SendResult]:
+        """Send several messages over this connection; their results, in order.
+
+        Each item is ``(message, mail_from, rcpt_to)``, as for :meth:`send_message` (None
+        and None take the envelope from the headers). With PIPELINING, the next message's MAIL, RCPT
+        and DATA go out in the same write as the end of the previous message's data, and
+        the replies to both are read after it (RFC 2920 §3.1 lets a group follow the
+        message content; its own example sends QUIT there). That is one round trip per
+        message instead of two. Without PIPELINING, or for a message sent with BDAT, the
+        messages go one after the other as with :meth:`send_message`.
+
+        A refused message is a result (``delivered`` False), not an exception. An error
+        that ends the connection is raised with ``results`` set to the results of the
+        messages finished before it.
+        """
+        results: list[SendResult] = []
+        held: tuple[Transaction, bytes] | None = None
+        try:
+            for message, mail_from, rcpt_to in messages:
+                try:
+                    msg, txn = await self._plan(message, mail_from, rcpt_to)
+                except Exception:
+                    if held is not None:  # a bad message: the one before it ends first
+                        results.append(await self._finish_held(held))
+                        held = None
+                    raise
+                if held is not None and not txn.pipelining:
+                    results.append(await self._finish_held(held))
+                    held = None
+                await self._envelope(txn, held)
+                if held is not None:
+                    results.append(await self._conclude(held[0], False))
+                    held = None
+                if txn.ready_for_data and not txn.use_bdat and txn.pipelining and not self.lmtp:
+                    end = await self._send_data(txn, msg.source, hold=True)
+                    if end:
+                        held = (txn, end)
+                        continue
+                else:
+                    await self._content(txn, msg)
+                results.append(await self._conclude(txn, False))
+            if held is not None:
+                results.append(await self._finish_held(held))
+        except SMTPCoreError as exc:
+            exc.results = results
+            raise
+        return results
+
+    async def _finish_held(self, held: tuple[Transaction, bytes]) -> SendResult:
+        """Write a held end of data on its own and read its replies."""
+        txn, end = held
+        await self._write(end, self.timeouts.data_block)
+        await self._data_replies(txn)
+        return await self._conclude(txn, False)
+
+    async def _plan(
+        self,
+        message: MessageSource,
+        mail_from: Address | str | None,
+        rcpt_to: Sequence[Address | str] | None,
+        *,
+        mail_params: MailParams | None = None,
+        rcpt_params: Mapping[Address, RcptParams] | Sequence[RcptParams] | None = None,
+        size: int | None = None,
+        eight_bit: bool | None = None,
+        binary: bool = False,
+        use_bdat: bool | None = None,
+    ) -> tuple[PreparedMessage, Transaction]:
         if self._stream is None:
             await self.connect()
         caps = self.capabilities
@@ -472,13 +571,34 @@ class AsyncSMTPClient:
             use_bdat=use_bdat,
             lmtp=self.lmtp,
         )
+        return msg, txn
+
+    async def _envelope(
+        self, txn: Transaction, held: tuple[Transaction, bytes] | None = None
+    ) -> None:
+        """MAIL, RCPT and DATA, in groups (one with PIPELINING). A ``held`` end of the
+        previous message's data goes out in the same write as the first group, and its
+        replies are read first."""
         t = self.timeouts
-        for _ in range(len(msg.recipients) + 3):
+        for _ in range(len(txn.rcpts) + 3):
             group = txn.next_commands()
             if not group:
                 break
-            for reply in await self._send_commands(group, max(t.mail, t.rcpt, t.data_init)):
+            prefix = b""
+            if held is not None:
+                prefix, before = held[1], held[0]
+                held = None
+            else:
+                before = None
+            replies = await self._send_commands(
+                group, max(t.mail, t.rcpt, t.data_init), prefix=prefix, before=before
+            )
+            for reply in replies:
                 txn.record(reply)
+
+    async def _content(self, txn: Transaction, msg: PreparedMessage) -> None:
+        """The message data (DATA or BDAT), or what ends a transaction that has none."""
+        t = self.timeouts
         if txn.ready_for_data:
             if txn.use_bdat:
                 await self._send_bdat(txn, msg.source)
@@ -489,6 +609,8 @@ class AsyncSMTPClient:
             # (empty) data so the session stays in step.
             await self._write(self._conn.send(EndOfMessage()), t.data_term)
             await self._read_reply(t.data_term)
+
+    async def _conclude(self, txn: Transaction, raise_on_failure: bool) -> SendResult:
         if txn.needs_rset:
             await self.command(Rset())
         result = txn.result()
@@ -503,8 +625,11 @@ class AsyncSMTPClient:
         return result
 
     async def _send_data(
-        self, txn: Transaction, source: bytes | BinaryIO | Iterable[bytes]
-    ) -> None:
+        self, txn: Transaction, source: bytes | BinaryIO | Iterable[bytes], *, hold: bool = False
+    ) -> bytes:
+        """The message data and its end. With ``hold``, the last write (the last piece and
+        the end of data) is returned unwritten and the replies are left unread: the caller
+        sends it with the next message's envelope (send_messages)."""
         t = self.timeouts
         # Each piece is written when the next is read; the last goes out with the end of
         # data in one write (one send, one segment, for the usual small message).
@@ -514,13 +639,19 @@ class AsyncSMTPClient:
                 await self._write(pending, t.data_block)
             pending = self._conn.send(MessageData(data=piece))
         end = self._conn.send(EndOfMessage())
-        if len(pending) <= _COALESCE:
-            await self._write(pending + end, t.data_block)
-        else:
+        if len(pending) > _COALESCE:
             await self._write(pending, t.data_block)
-            await self._write(end, t.data_block)
+            pending = b""
+        if hold:
+            return pending + end
+        await self._write(pending + end, t.data_block)
+        await self._data_replies(txn)
+        return b""
+
+    async def _data_replies(self, txn: Transaction) -> None:
+        """The replies to the end of data (one per accepted recipient under LMTP)."""
         for _ in range(txn.data_replies_expected):
-            txn.record(await self._read_reply(t.data_term))
+            txn.record(await self._read_reply(self.timeouts.data_term))
 
     async def _send_bdat(
         self, txn: Transaction, source: bytes | BinaryIO | Iterable[bytes]

@@ -346,3 +346,34 @@ def test_vrfy(flavour: str, pf: Postfix) -> None:
             assert garbage.is_permanent
 
     asyncio.run(go())
+
+
+@flavours
+def test_send_messages_pipelines_the_next_envelope_behind_the_end_of_data(
+    flavour: str, pf: Postfix, server_flavour: ServerFactory
+) -> None:
+    # RFC 2920 §4 sends "." and the next command together; Postfix answers the end of data
+    # and the next MAIL/RCPT/DATA group from one read and takes every message whole.
+    port = free_port()
+    stamp = time.monotonic_ns()
+    originals = [message(f"batch-{flavour}-{i}-{stamp}") for i in range(3)]
+    proxy = TraceProxy(port, pf.smtpd_port)
+    try:
+
+        async def go() -> None:
+            async with open_client(flavour, port) as client:
+                results = await client.send_messages(
+                    [(m, "alice@client.test", ["bob@plain.test"]) for m in originals]
+                )
+                assert [r.delivered for r in results] == [(A("bob@plain.test"),)] * 3
+
+        with server_flavour(port=pf.relay_port) as (_server, rec):
+            asyncio.run(go())
+            for i, original in enumerate(originals):
+                got = arrived(rec, f"batch-{flavour}-{i}-{stamp}".encode())
+                assert_relayed_whole(got.data, original)
+    finally:
+        proxy.close()
+    joined = [r for r in proxy.client_reads if b"\r\n.\r\nMAIL FROM:<alice@client.test>" in r]
+    assert len(joined) == 2  # messages 1 and 2 rode behind the ends of 0 and 1
+    assert "improper command pipelining" not in pf.new_log()

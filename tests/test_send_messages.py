@@ -1,0 +1,91 @@
+"""send_messages: several messages over one connection, the next envelope pipelined behind the
+end of the previous message's data (RFC 2920 §3.1), over real sockets to our two servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from smtpcore import Address, LocalProtocolError, Reply
+from smtpcore.aio import AsyncSMTPClient
+from smtpcore.sync import SMTPClient
+from tests.servers import async_server_thread, sync_server
+
+A = Address.parse
+servers = pytest.mark.parametrize(
+    "make_server", [async_server_thread, sync_server], ids=["aio", "sync"]
+)
+
+
+def body(i: int) -> bytes:
+    return f"Subject: message {i}\r\n\r\n.dot line\r\nbody {i}\r\n".encode()
+
+
+def batch(n: int) -> list[tuple[bytes, str, list[str]]]:
+    return [(body(i), f"s{i}@example.org", [f"r{i}@example.net"]) for i in range(n)]
+
+
+@servers
+def test_sync_batch_is_delivered_in_order_one_write_per_message(
+    make_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with make_server() as (server, rec):
+        with SMTPClient("127.0.0.1", server.port, tls_policy="none") as client:
+            writes: list[bytes] = []
+            original = client._write
+
+            def recording(data: bytes, timeout: float) -> None:
+                writes.append(data)
+                original(data, timeout)
+
+            monkeypatch.setattr(client, "_write", recording)
+            results = client.send_messages(batch(4))
+            sent = list(writes)  # what send_messages wrote (QUIT comes after)
+        assert [r.delivered for r in results] == [(A(f"r{i}@example.net"),) for i in range(4)]
+        assert [m.envelope.mail_from for m in rec.messages] == [
+            A(f"s{i}@example.org") for i in range(4)
+        ]
+        assert [m.data for m in rec.messages] == [body(i) for i in range(4)]
+    # One write for the first envelope, then one per message: its data, its end, and the
+    # next envelope together (RFC 2920 §3.1); the last data goes out alone.
+    assert len(sent) == 5
+    assert sent[0].startswith(b"MAIL FROM:<s0@example.org>")
+    for i in (1, 2, 3):
+        assert b"\r\n.\r\nMAIL FROM:<s%d@example.org>" % i in sent[i]
+        assert sent[i].endswith(b"DATA\r\n")  # DATA stays last in its group
+    assert sent[4].endswith(b"body 3\r\n.\r\n")
+
+
+@servers
+def test_async_batch_with_a_refused_recipient_and_a_refused_message(make_server: Any) -> None:
+    with make_server() as (server, rec):
+        rec.refuse["r1@example.net"] = Reply.of(550, "no such user", "5.1.1")
+
+        async def go() -> list[Any]:
+            async with AsyncSMTPClient("127.0.0.1", server.port, tls_policy="none") as client:
+                return await client.send_messages(batch(4))
+
+        results = asyncio.run(go())
+    assert [bool(r.delivered) for r in results] == [True, False, True, True]
+    assert results[1].recipients[0].reply is not None
+    assert results[1].recipients[0].reply.code == 550
+    assert [m.data for m in rec.messages] == [body(0), body(2), body(3)]
+
+
+@servers
+def test_a_bad_message_ends_the_batch_after_the_one_before_it(make_server: Any) -> None:
+    with make_server() as (server, rec):
+        with SMTPClient("127.0.0.1", server.port, tls_policy="none") as client:
+            items = batch(3)
+            items[2] = (body(2), "s2@example.org", ["not an address"])
+            with pytest.raises(LocalProtocolError) as info:
+                client.send_messages(items)
+            assert info.value.results is not None
+            assert [bool(r.delivered) for r in info.value.results] == [True, True]
+            # The connection is still in step: the held end of data was written first.
+            again = client.send_message(body(9), "s9@example.org", ["r9@example.net"])
+            assert again.delivered
+        assert [m.data for m in rec.messages] == [body(0), body(1), body(9)]
