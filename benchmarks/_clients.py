@@ -71,6 +71,33 @@ def run_smtpcore_sync(port: int, count: int, message: bytes) -> None:
             client.send_message(message, SENDER, [RECIPIENT])
 
 
+BATCH = 100  # messages per send_messages call in the *-batch kinds
+
+
+def batches(count: int, message: bytes) -> list[list[tuple[bytes, str, list[str]]]]:
+    items = [(message, SENDER, [RECIPIENT])] * count
+    return [items[i : i + BATCH] for i in range(0, count, BATCH)]
+
+
+def run_smtpcore_sync_batch(port: int, count: int, message: bytes) -> None:
+    from smtpcore.sync import SMTPClient
+
+    with SMTPClient("127.0.0.1", port, tls_policy="none") as client:
+        for chunk in batches(count, message):
+            client.send_messages(chunk)
+
+
+async def run_smtpcore_async_batch(port: int, count: int, message: bytes, conns: int) -> None:
+    from smtpcore.aio import AsyncSMTPClient
+
+    async def worker(n: int) -> None:
+        async with AsyncSMTPClient("127.0.0.1", port, tls_policy="none") as client:
+            for chunk in batches(n, message):
+                await client.send_messages(chunk)
+
+    await asyncio.gather(*(worker(n) for n in split(count, conns)))
+
+
 async def run_aiosmtplib(port: int, count: int, message: bytes, conns: int) -> None:
     import aiosmtplib
 
@@ -96,7 +123,14 @@ async def run_smtpcore_async(port: int, count: int, message: bytes, conns: int) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    kinds = ["smtplib", "smtpcore-sync", "aiosmtplib", "smtpcore-async"]
+    kinds = [
+        "smtplib",
+        "smtpcore-sync",
+        "smtpcore-sync-batch",
+        "aiosmtplib",
+        "smtpcore-async",
+        "smtpcore-async-batch",
+    ]
     parser.add_argument("kind", choices=kinds)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--count", type=int, required=True)
@@ -106,13 +140,22 @@ def main(argv: list[str] | None = None) -> int:
     preload()
     message = make_message(args.size)
     # Import the contender before the clock starts: start-up is not per-message cost.
-    modules = {"smtpcore-sync": "smtpcore.sync", "smtpcore-async": "smtpcore.aio"}
+    modules = {
+        "smtpcore-sync": "smtpcore.sync",
+        "smtpcore-sync-batch": "smtpcore.sync",
+        "smtpcore-async": "smtpcore.aio",
+        "smtpcore-async-batch": "smtpcore.aio",
+    }
     importlib.import_module(modules.get(args.kind, args.kind))
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
     if args.kind == "smtplib":
         run_smtplib(args.port, args.count, message)
     elif args.kind == "smtpcore-sync":
         run_smtpcore_sync(args.port, args.count, message)
+    elif args.kind == "smtpcore-sync-batch":
+        run_smtpcore_sync_batch(args.port, args.count, message)
+    elif args.kind == "smtpcore-async-batch":
+        asyncio.run(run_smtpcore_async_batch(args.port, args.count, message, args.conns))
     elif args.kind == "aiosmtplib":
         asyncio.run(run_aiosmtplib(args.port, args.count, message, args.conns))
     else:

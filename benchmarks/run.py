@@ -333,7 +333,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
         Scenario(
             "client-sync-1k",
             f"sync client, 1 KiB, one connection to smtp-sink, {n_1k} msgs",
-            ["smtpcore-sync", "smtplib"],
+            ["smtpcore-sync", "smtpcore-sync-batch", "smtplib"],
             ["smtplib"],
             [MSG_S, CPU_US],
             lambda k: client_load(k, n_1k, 1024, 1),
@@ -342,7 +342,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
         Scenario(
             "client-async-1k",
             f"asyncio client, 1 KiB, one connection to smtp-sink, {n_1k} msgs",
-            ["smtpcore-async", "aiosmtplib"],
+            ["smtpcore-async", "smtpcore-async-batch", "aiosmtplib"],
             ["aiosmtplib"],
             [MSG_S, CPU_US],
             lambda k: client_load(k, n_1k, 1024, 1),
@@ -351,7 +351,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
         Scenario(
             "client-async-1k-8",
             f"asyncio client, 1 KiB, 8 connections to smtp-sink, {n_1k} msgs",
-            ["smtpcore-async", "aiosmtplib"],
+            ["smtpcore-async", "smtpcore-async-batch", "aiosmtplib"],
             ["aiosmtplib"],
             [MSG_S, CPU_US],
             lambda k: client_load(k, n_1k, 1024, 8),
