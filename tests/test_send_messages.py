@@ -89,3 +89,25 @@ def test_a_bad_message_ends_the_batch_after_the_one_before_it(make_server: Any) 
             again = client.send_message(body(9), "s9@example.org", ["r9@example.net"])
             assert again.delivered
         assert [m.data for m in rec.messages] == [body(0), body(1), body(9)]
+
+
+@servers
+def test_lmtp_batch_goes_one_message_at_a_time_with_a_reply_per_recipient(
+    make_server: Any,
+) -> None:
+    # LMTP answers the end of data once per accepted recipient (RFC 2033 §4.2): the batch
+    # does not ride the next envelope behind it, and every recipient gets its own outcome.
+    from smtpcore.sync import LMTPClient
+    from tests.servers import Recorder
+
+    rec = Recorder(
+        message_reply=[Reply.of(250, "delivered", "2.0.0"), Reply.of(452, "full", "4.2.2")]
+    )
+    rcpts = ["one@example.net", "two@example.net"]
+    with (
+        make_server(lmtp=True, recorder=rec) as (server, _),
+        LMTPClient("127.0.0.1", server.port, tls_policy="none") as client,
+    ):
+        results = client.send_messages([(body(i), "a@example.org", rcpts) for i in range(3)])
+    assert [[o.status for o in r.recipients] for r in results] == [["delivered", "deferred"]] * 3
+    assert [m.data for m in rec.messages] == [body(i) for i in range(3)]
