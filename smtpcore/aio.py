@@ -154,8 +154,7 @@ class AsyncSMTPServer:
             busy = _BUSY_IP
         if ip is not None:
             self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
-        loop = proto._loop or asyncio.get_running_loop()
-        task = loop.create_task(self._serve(stream, busy))
+        task = proto.loop.create_task(self._serve(stream, busy))
         self._sessions.add(task)
         task.add_done_callback(lambda t: self._done(t, ip))
 

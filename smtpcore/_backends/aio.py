@@ -166,7 +166,7 @@ class StreamProtocol(asyncio.BufferedProtocol):
     async def wait(self, timeout: float | None) -> None:
         """Until woken (by data or EOF; with a ``sink``, by :meth:`wake`); TimeoutError at
         the deadline, ``timeout`` seconds from now unless :meth:`extend` moved it."""
-        loop = self._loop or asyncio.get_running_loop()
+        loop = self.loop
         self._waiter = fut = loop.create_future()
         if timeout is not None:
             self._deadline = deadline = loop.time() + timeout
@@ -202,7 +202,7 @@ class StreamProtocol(asyncio.BufferedProtocol):
     async def drain(self, timeout: float | None) -> None:
         if not self._write_paused or self.eof:
             return
-        self._drain = fut = (self._loop or asyncio.get_running_loop()).create_future()
+        self._drain = fut = self.loop.create_future()
         try:
             await _wait(fut, timeout)
         finally:

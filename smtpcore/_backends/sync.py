@@ -96,7 +96,7 @@ class SocketStream(SyncStream):
             self._arm(option, timeout)
             exact = True
         start = 0.0 if exact else time.monotonic()
-        for _ in range(64):
+        for _ in range(2):  # a kept timeout that was too short is extended once
             try:
                 return call(arg)
             except _EXPIRED:

@@ -483,12 +483,13 @@ class SMTPClient:
         """Send several messages over this connection; their results, in order.
 
         Each item is ``(message, mail_from, rcpt_to)``, as for :meth:`send_message` (None
-        and None take the envelope from the headers). With PIPELINING, the next message's MAIL, RCPT
-        and DATA go out in the same write as the end of the previous message's data, and
-        the replies to both are read after it (RFC 2920 §3.1 lets a group follow the
-        message content; its own example sends QUIT there). That is one round trip per
-        message instead of two. Without PIPELINING, or for a message sent with BDAT, the
-        messages go one after the other as with :meth:`send_message`.
+        and None take the envelope from the headers). With PIPELINING, the next message's
+        MAIL, RCPT and DATA go out in the same write as the end of the previous message's
+        data, and the replies to both are read after it (the end of data is not among the
+        commands RFC 2920 §3.1 says must end a group; its §4 example sends QUIT behind it).
+        That is one round trip per message instead of two. Without PIPELINING, for a message
+        sent with BDAT, or under LMTP, the messages go one after the other as with
+        :meth:`send_message`.
 
         A refused message is a result (``delivered`` False), not an exception. An error
         that ends the connection is raised with ``results`` set to the results of the
@@ -513,12 +514,9 @@ class SMTPClient:
                     results.append(self._conclude(held[0], False))
                     held = None
                 if txn.ready_for_data and not txn.use_bdat and txn.pipelining and not self.lmtp:
-                    end = self._send_data(txn, msg.source, hold=True)
-                    if end:
-                        held = (txn, end)
-                        continue
-                else:
-                    self._content(txn, msg)
+                    held = (txn, self._send_data(txn, msg.source, hold=True))
+                    continue
+                self._content(txn, msg)
                 results.append(self._conclude(txn, False))
             if held is not None:
                 results.append(self._finish_held(held))
@@ -585,12 +583,8 @@ class SMTPClient:
             group = txn.next_commands()
             if not group:
                 break
-            prefix = b""
-            if held is not None:
-                prefix, before = held[1], held[0]
-                held = None
-            else:
-                before = None
+            before, prefix = held if held is not None else (None, b"")
+            held = None  # only the first group rides behind the held end of data
             replies = self._send_commands(
                 group, max(t.mail, t.rcpt, t.data_init), prefix=prefix, before=before
             )
