@@ -5,51 +5,172 @@ asyncio that costs a wake-up of the task per command: a future resolved, a loop 
 and a trip through every coroutine frame. Here the protocol hands each arrival to the session
 at once (``StreamProtocol.sink``), which feeds the engine and answers on the spot whatever
 needs no handler call (``_handle_now``: MAIL, RCPT, DATA and message data with the default
-hooks, RSET, NOOP, refusals). Only an event that does (the end of a message, EHLO, QUIT,
-STARTTLS, AUTH, a handler's own hooks) wakes the task, which takes it from ``_held``.
-Measured with smtp-source: one wake-up per message instead of four, and none for the
-octets of a large message.
+hooks, RSET, NOOP, QUIT, refusals).
+
+A task exists only while the session needs one: :meth:`PushSession.start` sends the greeting
+from ``connection_made``, and an event that needs a handler call (the end of a message, a
+hook the handler overrides, STARTTLS, AUTH) starts a task that takes it from ``_held``. When
+that task is done and the engine needs more data, it hands the connection back to the
+protocol and ends (it "parks", ``_receive``). A session that ends from the protocol (QUIT,
+end of file, a timeout) is closed there, with no task at all. Measured with smtp-source, a
+connection with one message costs one task instead of one task woken four times, and a
+persistent session one task per message.
 
 Everything else (timeouts, the order of replies, backpressure, TLS) keeps the pull
 session's rules:
-- the wait for a whole command is bounded (slowloris), each data block by its own timeout;
+- the wait for a whole command is bounded (slowloris), each data block by its own timeout:
+  the protocol's deadline (``StreamProtocol.expire``) answers 421 and closes when no task
+  is waiting;
 - replies leave in order: the task flushes what the protocol answered before its own;
 - while the task is busy, arrivals only fill the engine's buffer; past a high-water mark
-  reading is paused until the task waits again;
-- while the transport's write buffer is full, nothing is answered here: the task drains it;
+  reading is paused until the task is done;
+- while the transport's write buffer is full, nothing is answered here: a task drains it;
 - plaintext that follows STARTTLS goes into the engine, which throws it away
   (``tls_established``), never executed inside TLS.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ._async.server import AsyncServerSession
 from ._backends.aio import AsyncIOStream, StreamProtocol
-from ._events import NEED_DATA, ConnectionClosed, Event
+from ._errors import SMTPCoreError
+from ._events import NEED_DATA, ConnectionClosed, Event, Reply
 from ._state import State
+from ._status import TIMEOUT
 
 __all__ = ["PushSession"]
 
+log = logging.getLogger("smtpcore.server")
+
 _HIGH_WATER = 256 * 1024  # unread octets in the engine before reading is paused
 _BOUND = 100_000  # events answered per arrival, at most (an arrival is at most 256 KiB)
+_CLOSE_GRACE = 1.5  # seconds a closed connection may take to send our last reply
 
 
 class PushSession(AsyncServerSession):
-    """An :class:`AsyncServerSession` over an asyncio stream, answered from its protocol."""
+    """An :class:`AsyncServerSession` over an asyncio stream, answered from its protocol.
 
-    def __init__(self, stream: AsyncIOStream, *args: Any, **kwargs: Any) -> None:
+    :meth:`start` serves it; ``finished`` is resolved once the connection is closed and no
+    task of the session runs; ``on_done`` (if given) is called then, once.
+    """
+
+    def __init__(
+        self,
+        stream: AsyncIOStream,
+        *args: Any,
+        on_done: Callable[[PushSession], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(stream, *args, **kwargs)
         self._proto: StreamProtocol = stream.protocol
         self._error: BaseException | None = None
         self._paused = False
+        self._task: asyncio.Task[None] | None = None
+        # Arrivals fed to the engine while the task was busy, not looked at yet.
+        self._fed = False
+        self._on_done = on_done
+        self.finished: asyncio.Future[None] = self._proto.loop.create_future()
 
-    async def _run(self) -> None:
+    # -- starting, parking, ending ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Serve the connection (called from the protocol's ``connection_made``, or once an
+        implicit TLS handshake is done)."""
+        if self.proxy_protocol or (self.greeting is None and self._hook_connect):
+            self._spawn(self._run)  # the PROXY header, or the handler's greeting, first
+        elif self._greet(self.greeting):
+            self._park(self.idle_timeout)
+        else:
+            self._close_now()
+
+    def abort(self) -> None:
+        """Cut the connection now (the server's close() after its grace period)."""
+        if self._task is not None:
+            self._task.cancel()
+        transport = self._proto.transport
+        if transport is not None:
+            transport.abort()
+
+    def _spawn(self, body: Callable[[], Awaitable[bool]]) -> None:
+        """Start a task that runs ``body`` (True: it parked) and ends the session if not."""
+        self._proto.expire(None)  # the task keeps its own deadlines
+        self._task = self._proto.loop.create_task(self._drive(body))
+
+    async def _drive(self, body: Callable[[], Awaitable[bool]]) -> None:
+        parked = False
         try:
-            await super()._run()
+            if self._error is not None:
+                raise self._error
+            parked = await body()
+        except SMTPCoreError as exc:
+            log.debug("session ended: %s", exc)
+        except Exception:
+            log.exception("session failed")
         finally:
-            self._proto.sink = None
+            self._task = None
+            if not parked:
+                self._proto.sink = None
+                try:
+                    await self._close()
+                finally:
+                    self._end()
+
+    def _park(self, timeout: float) -> None:
+        """Hand the connection to the protocol until the next event that needs a task;
+        ``timeout`` seconds until 421 unless an answered command moves the deadline."""
+        proto = self._proto
+        proto.sink = self._on_data
+        self._write_out()
+        if self._paused and proto.transport is not None:
+            self._paused = False
+            proto.transport.resume_reading()
+        proto.expire(timeout, self._on_expiry)
+
+    def _on_expiry(self) -> None:
+        # RFC 5321 §4.5.3.2.7 (a command) and §4.5.3.2.5 (a data block): 421 and close.
+        self._reply(Reply.from_hint(TIMEOUT))
+        if self._streaming:
+            self._spawn(self._stop)  # handle_abort must run
+        else:
+            self._close_now()
+
+    async def _stop(self) -> bool:
+        return False
+
+    def _close_now(self) -> None:
+        """End the session from the protocol: write what is owed, close the transport."""
+        proto = self._proto
+        proto.sink = None
+        self._write_out()
+        transport = proto.transport
+        if proto.lost or transport is None:
+            self._end()
+            return
+        proto.on_lost = self._end
+        transport.close()
+        # A peer that never reads our last reply keeps the transport open: cut it.
+        proto.expire(_CLOSE_GRACE, transport.abort)
+
+    def _end(self) -> None:
+        self._proto.on_lost = None
+        if self.finished.done():
+            return
+        self.finished.set_result(None)
+        if self._on_done is not None:
+            self._on_done(self)
+
+    def _write_out(self) -> None:
+        transport = self._proto.transport
+        if self._out and transport is not None and not transport.is_closing():
+            transport.write(bytes(self._out))
+            self._out.clear()
+
+    # -- the task's side -------------------------------------------------------------------
 
     async def _start_tls(self) -> None:
         # Until the engine is told TLS is up, arrivals wait in the stream: fed to the engine
@@ -57,29 +178,38 @@ class PushSession(AsyncServerSession):
         self._proto.sink = None
         await super()._start_tls()
 
-    async def _receive(self, timeout: float) -> None:
+    async def _receive(self, timeout: float, park: bool = False) -> bool:
         proto = self._proto
         if proto.sink is None:
-            # The first wait (after the greeting and any PROXY header), or the first after
-            # STARTTLS: what arrived was buffered by the stream; from now on it comes here.
+            # The first wait after a PROXY header or STARTTLS: what arrived was buffered by
+            # the stream; from now on it comes to _on_data.
             proto.sink = self._on_data
             if proto.buffered or proto.eof:
                 self.conn.receive_data(proto.take(proto.buffered) if proto.buffered else b"")
-                return
+                return True
         if self._error is not None:
             raise self._error
+        if self._fed:
+            self._fed = False
+            return True  # the engine has arrivals the task has not asked for yet
+        if park:
+            self._park(timeout)
+            return False
         if self._paused and proto.transport is not None:
             self._paused = False
             proto.transport.resume_reading()
         await proto.wait(timeout)  # woken by _answer; the stream's timer keeps the deadline
+        return True
+
+    # -- the protocol's side ---------------------------------------------------------------
 
     def _on_data(self, data: bytes) -> None:
         """An arrival (b"" at end of file), straight from the protocol."""
         try:
             self.conn.receive_data(data)
-            if not self._proto.waiting:
-                # The task is busy (a handler, a drain) or about to run (woken, or timed
-                # out): it takes the events itself.
+            if self._task is not None and not self._proto.waiting:
+                # The task is busy (a handler, a drain): it takes the events itself.
+                self._fed = True
                 if self.conn.buffered > _HIGH_WATER and not self._paused:
                     self._paused = True
                     transport = self._proto.transport
@@ -89,18 +219,21 @@ class PushSession(AsyncServerSession):
             self._answer()
         except Exception as exc:  # the task raises it (SystemExit and the like go to the loop)
             self._error = exc
-            self._proto.wake(exc)
+            if self._task is None:
+                self._spawn(self._stop)
+            else:
+                self._proto.wake(exc)
 
     def _answer(self) -> None:
         conn, proto = self.conn, self._proto
         answered = False
-        wake_task = True
+        need_task = True
         for _ in range(_BOUND):
             if proto.write_paused:
-                break  # the peer is not reading our replies: the task drains first
+                break  # the peer is not reading our replies: a task drains first
             event = conn.next_event()
             if event is NEED_DATA:
-                wake_task = False
+                need_task = False
                 break
             if (
                 isinstance(event, Event)
@@ -110,16 +243,23 @@ class PushSession(AsyncServerSession):
             ):
                 answered = True
                 if conn.state is State.CLOSED or conn.state is State.ERROR:
-                    break  # e.g. a 421 for too many errors: the task ends the session
+                    break  # QUIT, or a 421 for too many errors: the session ends
                 continue
             self._held = event
             break
-        # (past _BOUND events the task goes on with the rest: wake_task stays True)
-        if self._out and proto.transport is not None and not proto.transport.is_closing():
-            proto.transport.write(bytes(self._out))
-            self._out.clear()
-        if wake_task or proto.write_paused:
-            proto.wake()
+        # (past _BOUND events a task goes on with the rest: need_task stays True)
+        if self._task is None and not self._streaming and not proto.write_paused:
+            ended = conn.state is State.CLOSED or conn.state is State.ERROR
+            if ended or isinstance(self._held, ConnectionClosed):
+                self._held = None
+                self._close_now()
+                return
+        self._write_out()
+        if need_task or proto.write_paused:
+            if self._task is None:
+                self._spawn(self._serve_events)
+            else:
+                proto.wake()
             return
         # Still waiting: RFC 5321 §4.5.3.2 timeouts, as AsyncServerSession._run sets them.
         if conn.state is State.DATA:

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._aio_session import PushSession
@@ -113,7 +113,9 @@ class AsyncSMTPServer:
             raise ValueError("max_connections_per_ip must be at least 1 (or None)")
         self.max_connections_per_ip = max_connections_per_ip
         self._server: asyncio.Server | None = None
-        self._sessions: set[asyncio.Task[None]] = set()
+        # Every open connection: what says it is over (a session's ``finished``, or the
+        # task of an implicit TLS handshake), and how to cut it.
+        self._open: dict[asyncio.Future[None], Callable[[], object]] = {}
         self._per_ip: dict[str, int] = {}
 
     @property
@@ -144,7 +146,7 @@ class AsyncSMTPServer:
         ip = peer_ip(proto.transport.get_extra_info("peername"))
         # Every open connection counts, turned-away ones too, until it is closed.
         busy: Reply | None = None
-        if len(self._sessions) >= self.options.max_connections:
+        if len(self._open) >= self.options.max_connections:
             busy = _BUSY
         elif (
             ip is not None
@@ -154,46 +156,62 @@ class AsyncSMTPServer:
             busy = _BUSY_IP
         if ip is not None:
             self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
-        task = proto.loop.create_task(self._serve(stream, busy))
-        self._sessions.add(task)
-        task.add_done_callback(lambda t: self._done(t, ip))
+        if self.implicit_tls and self.tls_context is not None:
+            task = proto.loop.create_task(self._handshake(stream, busy, ip))
+            self._open[task] = task.cancel
+            task.add_done_callback(self._open.pop)
+        else:
+            self._start(stream, busy, ip)
 
-    def _done(self, task: asyncio.Task[None], ip: str | None) -> None:
-        self._sessions.discard(task)
-        if ip is not None:
-            left = self._per_ip.get(ip, 1) - 1
-            if left > 0:
-                self._per_ip[ip] = left
-            else:
-                self._per_ip.pop(ip, None)
-
-    async def _serve(self, stream: AsyncIOStream, busy: Reply | None = None) -> None:
+    def _start(self, stream: AsyncIOStream, busy: Reply | None, ip: str | None) -> None:
+        """Serve a connection from its protocol (smtpcore._aio_session): no task until a
+        handler must run."""
         opts = self.options
-        try:
-            if self.implicit_tls and self.tls_context is not None:
-                stream = await stream.start_tls(
-                    self.tls_context, server_side=True, timeout=opts.timeouts.connect
-                )
-        except Exception as exc:
-            log.debug("TLS handshake failed: %s", exc)
-            await stream.aclose()
-            return
-        conn = opts.connection(tls=self.implicit_tls)
         session = PushSession(
             stream,
             self.handler,
-            conn,
+            opts.connection(tls=self.implicit_tls),
             tls_context=self.tls_context,
             credentials=self.credentials,
             idle_timeout=opts.timeouts.server_idle,
             data_timeout=opts.timeouts.data_block,
             greeting=busy,
             proxy_protocol=opts.proxy_protocol,
+            on_done=lambda s: self._done(s.finished, ip),
         )
+        self._open[session.finished] = session.abort
+        session.start()
+
+    async def _handshake(self, stream: AsyncIOStream, busy: Reply | None, ip: str | None) -> None:
+        """Implicit TLS (RFC 8314): the handshake, then the session."""
+        context = self.tls_context
+        assert context is not None
         try:
-            await session.run()
-        except Exception:
-            log.exception("session failed")
+            stream = await stream.start_tls(
+                context,
+                server_side=True,
+                timeout=self.options.timeouts.connect,
+            )
+        except BaseException as exc:
+            self._release(ip)
+            if not isinstance(exc, Exception):
+                raise
+            log.debug("TLS handshake failed: %s", exc)
+            await stream.aclose()
+            return
+        self._start(stream, busy, ip)
+
+    def _done(self, finished: asyncio.Future[None], ip: str | None) -> None:
+        self._open.pop(finished, None)
+        self._release(ip)
+
+    def _release(self, ip: str | None) -> None:
+        if ip is not None:
+            left = self._per_ip.get(ip, 1) - 1
+            if left > 0:
+                self._per_ip[ip] = left
+            else:
+                self._per_ip.pop(ip, None)
 
     async def serve_forever(self) -> None:
         if self._server is None:
@@ -207,10 +225,12 @@ class AsyncSMTPServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        if self._sessions:
-            _done, pending = await asyncio.wait(set(self._sessions), timeout=grace)
-            for task in pending:
-                task.cancel()
+        if self._open:
+            _done, pending = await asyncio.wait(set(self._open), timeout=grace)
+            for fut in pending:
+                cut = self._open.get(fut)
+                if cut is not None:
+                    cut()
             if pending:
                 await asyncio.wait(pending, timeout=1.0)
 

@@ -14,9 +14,10 @@ import threading
 import time
 from typing import Any
 
-from smtpcore import Reply
+from smtpcore import Reply, Timeouts
+from smtpcore._aio_session import PushSession
 from smtpcore._async.server import AsyncServerSession
-from smtpcore.aio import AsyncHandler
+from smtpcore.aio import AsyncHandler, AsyncSMTPServer
 from tests.servers import async_server_thread
 
 
@@ -158,3 +159,133 @@ def test_more_events_than_one_pass_answers_go_on_in_the_task(monkeypatch: Any) -
         sock.sendall(b"EHLO client.example\r\n" + b"NOOP\r\n" * 40)
         finals = _read_replies(sock, 41)
     assert len(finals) == 41 and all(f.startswith(b"250") for f in finals)
+
+
+def _count_tasks(monkeypatch: Any) -> list[str]:
+    """The name of every body a session starts a task for."""
+    spawned: list[str] = []
+    original = PushSession._spawn
+
+    def counting(self: PushSession, body: Any) -> None:
+        spawned.append(body.__name__)
+        original(self, body)
+
+    monkeypatch.setattr(PushSession, "_spawn", counting)
+    return spawned
+
+
+def _wait_closed(server: AsyncSMTPServer, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while server._open and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_session_that_needs_no_handler_has_no_task(monkeypatch: Any) -> None:
+    spawned = _count_tasks(monkeypatch)
+    with (
+        async_server_thread(handler=SlowHandler(0)) as (server, _rec),
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
+    ):
+        assert _read_replies(sock, 1)[0].startswith(b"220")
+        sock.sendall(b"EHLO client.example\r\nNOOP\r\n" + ENVELOPE[:-6] + b"RSET\r\nQUIT\r\n")
+        finals = _read_replies(sock, 6)
+        assert [f[:3] for f in finals] == [b"250", b"250", b"250", b"250", b"250", b"221"]
+        assert sock.recv(10) == b""  # closed from the protocol after the 221
+        _wait_closed(server)
+        assert not server._open  # the session is over, and counted as such
+    assert spawned == []
+
+
+def test_a_connection_with_one_message_starts_one_task(monkeypatch: Any) -> None:
+    spawned = _count_tasks(monkeypatch)
+    handler = SlowHandler(0)
+    with (
+        async_server_thread(handler=handler) as (server, _rec),
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
+    ):
+        assert _read_replies(sock, 1)[0].startswith(b"220")
+        sock.sendall(b"EHLO client.example\r\n" + ENVELOPE)
+        assert [f[:3] for f in _read_replies(sock, 4)] == [b"250", b"250", b"250", b"354"]
+        sock.sendall(MESSAGE)
+        assert _read_replies(sock, 1) == [b"250 2.0.0 queued 1"]
+        sock.sendall(b"QUIT\r\n")
+        assert _read_replies(sock, 1)[0].startswith(b"221")
+        assert sock.recv(10) == b""
+        _wait_closed(server)
+        assert not server._open
+    # The end of data needed handle_message; everything else was answered from the protocol.
+    assert spawned == ["_serve_events"]
+    assert handler.messages == [b"Subject: x\r\n\r\nbody\r\n"]
+
+
+def test_end_of_file_without_quit_ends_the_session(monkeypatch: Any) -> None:
+    spawned = _count_tasks(monkeypatch)
+    with async_server_thread(handler=SlowHandler(0)) as (server, _rec):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            assert _read_replies(sock, 1)[0].startswith(b"220")
+            sock.sendall(b"EHLO client.example\r\nMAIL FROM:<a@example.org>\r\n")
+            assert len(_read_replies(sock, 2)) == 2
+        _wait_closed(server)
+        assert not server._open
+    assert spawned == []
+
+
+class StreamingHandler(AsyncHandler):
+    streaming = True
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.aborted = 0
+
+    async def handle_data(self, session: Any, envelope: Any, chunk: bytes) -> None:
+        self.pieces.append(chunk)
+
+    async def handle_abort(self, session: Any, envelope: Any) -> None:
+        self.aborted += 1
+
+
+def test_a_stalled_data_block_gets_421_and_the_streaming_handler_its_abort() -> None:
+    # RFC 5321 §4.5.3.2.5: the wait for each data block is bounded. The timeout comes from
+    # the protocol's deadline (no task waits), and a streamed message that was not whole is
+    # aborted (handle_abort runs in a task started for it).
+    handler = StreamingHandler()
+    timeouts = Timeouts(server_idle=5.0, data_block=0.4)
+    with (
+        async_server_thread(handler=handler, timeouts=timeouts) as (server, _rec),
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
+    ):
+        assert _read_replies(sock, 1)[0].startswith(b"220")
+        sock.sendall(b"EHLO client.example\r\n" + ENVELOPE)
+        assert [f[:3] for f in _read_replies(sock, 4)] == [b"250", b"250", b"250", b"354"]
+        started = time.monotonic()
+        sock.sendall(b"Subject: x\r\n\r\npart of a body\r\n")
+        finals = _read_replies(sock, 1)
+        waited = time.monotonic() - started
+        assert finals and finals[0].startswith(b"421")
+        assert sock.recv(10) == b""
+        _wait_closed(server)
+        assert not server._open
+    assert 0.3 < waited < 4.0
+    assert handler.aborted == 1
+    # (the decoder keeps a final CRLF back until it knows no "." follows it)
+    assert b"".join(handler.pieces) == b"Subject: x\r\n\r\npart of a body"
+
+
+def test_close_cuts_an_idle_session_after_the_grace_period() -> None:
+    async def main() -> float:
+        server = AsyncSMTPServer(SlowHandler(0), "127.0.0.1", 0)
+        await server.start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            assert (await reader.readline()).startswith(b"220")
+            started = time.monotonic()
+            await server.close(grace=0.3)
+            took = time.monotonic() - started
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # cut, without a reply
+            assert not server._open
+            return took
+        finally:
+            writer.close()
+
+    took = asyncio.run(main())
+    assert 0.25 < took < 3.0

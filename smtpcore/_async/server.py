@@ -180,10 +180,13 @@ class AsyncServerSession:
             rcpt_params=tuple(r.params for r in conn.recipients),
         )
 
-    async def _receive(self, timeout: float) -> None:
+    async def _receive(self, timeout: float, park: bool = False) -> bool:
         """Feed the engine what arrives next (end of file too); TimeoutError after
-        ``timeout`` seconds. The asyncio server's protocol feeds it instead (``_held``)."""
+        ``timeout`` seconds. True here; the asyncio server's protocol feeds the engine
+        itself and, with ``park`` (between commands), returns False: the session is handed
+        back to the protocol (``smtpcore._aio_session``)."""
         self.conn.receive_data(await self.stream.read(_READ_SIZE, timeout))
+        return True
 
     async def _flush(self) -> None:
         if self._out:
@@ -197,23 +200,30 @@ class AsyncServerSession:
             log.debug("S: %s", reply)
 
     async def run(self) -> None:
-        """Serve the connection; always closes the stream."""
+        """Serve the connection; always closes the stream (unless parked, see _receive)."""
+        parked = False
         try:
-            await self._run()
+            parked = await self._run()
         except SMTPCoreError as exc:
             log.debug("session ended: %s", exc)
         finally:
-            if self._streaming:
-                self._streaming = False
-                try:
-                    await self.handler.handle_abort(self.session, self.envelope())
-                except Exception:
-                    log.exception("handle_abort failed")
+            if not parked:
+                await self._close()
+
+    async def _close(self) -> None:
+        """End the session: a streamed message that was not whole is aborted, what is owed
+        is written, and the stream is closed."""
+        if self._streaming:
+            self._streaming = False
             try:
-                await self._flush()
-            except SMTPCoreError:
-                pass
-            await self.stream.aclose()
+                await self.handler.handle_abort(self.session, self.envelope())
+            except Exception:
+                log.exception("handle_abort failed")
+        try:
+            await self._flush()
+        except SMTPCoreError:
+            pass
+        await self.stream.aclose()
 
     async def _read_proxy_header(self) -> bool:
         """The PROXY protocol header the load balancer sends first (v1 or v2): the real
@@ -240,16 +250,28 @@ class AsyncServerSession:
             buf += data
         return False
 
-    async def _run(self) -> None:
-        conn = self.conn
+    async def _run(self) -> bool:
+        """The whole session; True when it was parked (see _receive)."""
         if self.proxy_protocol and not await self._read_proxy_header():
-            return  # no greeting for a connection that did not say who it is for
+            return False  # no greeting for a connection that did not say who it is for
         greeting = self.greeting
         if greeting is None and self._hook_connect:
             greeting = await self.handler.handle_connect(self.session)
+        if not self._greet(greeting):
+            return False
+        return await self._serve_events()
+
+    def _greet(self, greeting: Reply | None) -> bool:
+        """Queue the greeting (``greeting`` or the default 220); False when it ends the
+        session (a 421 or 554: RFC 5321 §3.1)."""
+        conn = self.conn
         self._reply(greeting or conn.greeting())
-        if conn.state is State.CLOSED or (greeting is not None and greeting.code != 220):
-            return
+        return not (conn.state is State.CLOSED or (greeting is not None and greeting.code != 220))
+
+    async def _serve_events(self) -> bool:
+        """Take the engine's events and answer them until the session ends (False) or is
+        parked between commands (True)."""
+        conn = self.conn
         command_deadline: float | None = None
         for _ in range(1 << 40):
             event = self._held if self._held is not None else conn.next_event()
@@ -269,21 +291,22 @@ class AsyncServerSession:
                 try:
                     if timeout <= 0:
                         raise TimeoutError
-                    await self._receive(timeout)
+                    if not await self._receive(timeout, True):
+                        return True
                 except TimeoutError:
                     # RFC 5321 §4.5.3.2.7: the server may close an idle connection, with 421.
                     self._reply(Reply.from_hint(TIMEOUT))
-                    return
+                    return False
                 continue
             command_deadline = None
             if event is PAUSED:
                 if conn.state is State.TLS:
                     await self._start_tls()
                     continue
-                return  # a reply is owed but nothing will give it: a bug; give up safely
+                return False  # a reply is owed but nothing will give it: a bug; give up
             assert isinstance(event, Event)
             if isinstance(event, ConnectionClosed):
-                return
+                return False
             try:
                 await self._dispatch_event(event)
             except SMTPCoreError:
@@ -293,7 +316,8 @@ class AsyncServerSession:
                 for _ in range(conn.replies_owed):
                     self._reply(Reply.from_hint(LOCAL_ERROR))
             if conn.state in (State.CLOSED, State.ERROR):
-                return
+                return False
+        return False
 
     async def _start_tls(self) -> None:
         # Whatever the client sent before it could have seen our 220 is plaintext that must

@@ -69,6 +69,11 @@ class StreamProtocol(asyncio.BufferedProtocol):
         # When set, every arrival goes to it as it comes (b"" at end of file) instead of
         # being buffered for read(): the asyncio server answers from there.
         self.sink: Callable[[bytes], None] | None = None
+        # With nobody in wait(): what the deadline calls (see expire), and what
+        # connection_lost calls.
+        self._expiry: Callable[[], None] | None = None
+        self.on_lost: Callable[[], None] | None = None
+        self.lost = False
 
     @property
     def buffered(self) -> int:
@@ -120,14 +125,18 @@ class StreamProtocol(asyncio.BufferedProtocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
         if self.sink is not None and not self.eof:
             self.sink(b"")
         self.eof = True
         self.exc = exc
         self.wake()
         self._disarm()
+        self._expiry = None
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
+        if self.on_lost is not None:
+            self.on_lost()
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -159,15 +168,29 @@ class StreamProtocol(asyncio.BufferedProtocol):
                 waiter.set_exception(exc)
 
     def extend(self, seconds: float) -> None:
-        """Move the parked reader's deadline to ``seconds`` from now."""
+        """Move the deadline (of the parked reader, or of :meth:`expire`) to ``seconds`` from
+        now."""
         if self._deadline is not None:
             self._deadline = self.now() + seconds
+
+    def expire(self, seconds: float | None, callback: Callable[[], None] | None = None) -> None:
+        """With nobody in :meth:`wait`: call ``callback`` ``seconds`` from now (or when
+        :meth:`extend` says), unless this is called again first (None: no deadline)."""
+        if seconds is None or callback is None:
+            self._deadline = self._expiry = None
+            return
+        loop = self.loop
+        self._expiry = callback
+        self._deadline = deadline = loop.time() + seconds
+        if self._timer is None or deadline < self._timer_when:
+            self._arm(loop, deadline)
 
     async def wait(self, timeout: float | None) -> None:
         """Until woken (by data or EOF; with a ``sink``, by :meth:`wake`); TimeoutError at
         the deadline, ``timeout`` seconds from now unless :meth:`extend` moved it."""
         loop = self.loop
         self._waiter = fut = loop.create_future()
+        self._expiry = self._deadline = None  # a reader waits now: expire() no longer applies
         if timeout is not None:
             self._deadline = deadline = loop.time() + timeout
             if self._timer is None or deadline < self._timer_when:
@@ -192,12 +215,15 @@ class StreamProtocol(asyncio.BufferedProtocol):
     def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
         fut, deadline = self._waiter, self._deadline
-        if fut is None or deadline is None or fut.done():
-            return  # nobody waits now: the next wait arms the timer again
-        if loop.time() >= deadline:
-            fut.set_exception(TimeoutError())
-        else:
+        if deadline is None or (fut is not None and fut.done()):
+            return  # no deadline now: the next wait (or expire) arms the timer again
+        if loop.time() < deadline:
             self._arm(loop, deadline)
+        elif fut is not None:
+            fut.set_exception(TimeoutError())
+        elif self._expiry is not None:
+            callback, self._expiry, self._deadline = self._expiry, None, None
+            callback()
 
     async def drain(self, timeout: float | None) -> None:
         if not self._write_paused or self.eof:

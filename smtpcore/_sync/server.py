@@ -181,10 +181,13 @@ class ServerSession:
             rcpt_params=tuple(r.params for r in conn.recipients),
         )
 
-    def _receive(self, timeout: float) -> None:
+    def _receive(self, timeout: float, park: bool = False) -> bool:
         """Feed the engine what arrives next (end of file too); TimeoutError after
-        ``timeout`` seconds. The asyncio server's protocol feeds it instead (``_held``)."""
+        ``timeout`` seconds. True here; the asyncio server's protocol feeds the engine
+        itself and, with ``park`` (between commands), returns False: the session is handed
+        back to the protocol (``smtpcore._aio_session``)."""
         self.conn.receive_data(self.stream.read(_READ_SIZE, timeout))
+        return True
 
     def _flush(self) -> None:
         if self._out:
@@ -198,23 +201,30 @@ class ServerSession:
             log.debug("S: %s", reply)
 
     def run(self) -> None:
-        """Serve the connection; always closes the stream."""
+        """Serve the connection; always closes the stream (unless parked, see _receive)."""
+        parked = False
         try:
-            self._run()
+            parked = self._run()
         except SMTPCoreError as exc:
             log.debug("session ended: %s", exc)
         finally:
-            if self._streaming:
-                self._streaming = False
-                try:
-                    self.handler.handle_abort(self.session, self.envelope())
-                except Exception:
-                    log.exception("handle_abort failed")
+            if not parked:
+                self._close()
+
+    def _close(self) -> None:
+        """End the session: a streamed message that was not whole is aborted, what is owed
+        is written, and the stream is closed."""
+        if self._streaming:
+            self._streaming = False
             try:
-                self._flush()
-            except SMTPCoreError:
-                pass
-            self.stream.close()
+                self.handler.handle_abort(self.session, self.envelope())
+            except Exception:
+                log.exception("handle_abort failed")
+        try:
+            self._flush()
+        except SMTPCoreError:
+            pass
+        self.stream.close()
 
     def _read_proxy_header(self) -> bool:
         """The PROXY protocol header the load balancer sends first (v1 or v2): the real
@@ -241,16 +251,28 @@ class ServerSession:
             buf += data
         return False
 
-    def _run(self) -> None:
-        conn = self.conn
+    def _run(self) -> bool:
+        """The whole session; True when it was parked (see _receive)."""
         if self.proxy_protocol and not self._read_proxy_header():
-            return  # no greeting for a connection that did not say who it is for
+            return False  # no greeting for a connection that did not say who it is for
         greeting = self.greeting
         if greeting is None and self._hook_connect:
             greeting = self.handler.handle_connect(self.session)
+        if not self._greet(greeting):
+            return False
+        return self._serve_events()
+
+    def _greet(self, greeting: Reply | None) -> bool:
+        """Queue the greeting (``greeting`` or the default 220); False when it ends the
+        session (a 421 or 554: RFC 5321 §3.1)."""
+        conn = self.conn
         self._reply(greeting or conn.greeting())
-        if conn.state is State.CLOSED or (greeting is not None and greeting.code != 220):
-            return
+        return not (conn.state is State.CLOSED or (greeting is not None and greeting.code != 220))
+
+    def _serve_events(self) -> bool:
+        """Take the engine's events and answer them until the session ends (False) or is
+        parked between commands (True)."""
+        conn = self.conn
         command_deadline: float | None = None
         for _ in range(1 << 40):
             event = self._held if self._held is not None else conn.next_event()
@@ -270,21 +292,22 @@ class ServerSession:
                 try:
                     if timeout <= 0:
                         raise TimeoutError
-                    self._receive(timeout)
+                    if not self._receive(timeout, True):
+                        return True
                 except TimeoutError:
                     # RFC 5321 §4.5.3.2.7: the server may close an idle connection, with 421.
                     self._reply(Reply.from_hint(TIMEOUT))
-                    return
+                    return False
                 continue
             command_deadline = None
             if event is PAUSED:
                 if conn.state is State.TLS:
                     self._start_tls()
                     continue
-                return  # a reply is owed but nothing will give it: a bug; give up safely
+                return False  # a reply is owed but nothing will give it: a bug; give up
             assert isinstance(event, Event)
             if isinstance(event, ConnectionClosed):
-                return
+                return False
             try:
                 self._dispatch_event(event)
             except SMTPCoreError:
@@ -294,7 +317,8 @@ class ServerSession:
                 for _ in range(conn.replies_owed):
                     self._reply(Reply.from_hint(LOCAL_ERROR))
             if conn.state in (State.CLOSED, State.ERROR):
-                return
+                return False
+        return False
 
     def _start_tls(self) -> None:
         # Whatever the client sent before it could have seen our 220 is plaintext that must
