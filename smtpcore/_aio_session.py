@@ -81,12 +81,17 @@ class PushSession(AsyncServerSession):
     def start(self) -> None:
         """Serve the connection (called from the protocol's ``connection_made``, or once an
         implicit TLS handshake is done)."""
-        if self.proxy_protocol or (self.greeting is None and self._hook_connect):
-            self._spawn(self._run)  # the PROXY header, or the handler's greeting, first
-        elif self._greet(self.greeting):
-            self._park(self.idle_timeout)
-        else:
-            self._close_now()
+        try:
+            if self.proxy_protocol or (self.greeting is None and self._hook_connect):
+                self._spawn(self._run)  # the PROXY header, or the handler's greeting, first
+            elif self._greet(self.greeting):
+                self._park(self.idle_timeout)
+            else:
+                self._close_now()
+        except Exception:  # a bug: the connection is cut, and counted as closed
+            log.exception("session failed")
+            self.abort()
+            self._end()
 
     def abort(self) -> None:
         """Cut the connection now (the server's close() after its grace period)."""

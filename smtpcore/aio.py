@@ -117,6 +117,7 @@ class AsyncSMTPServer:
         # task of an implicit TLS handshake), and how to cut it.
         self._open: dict[asyncio.Future[None], Callable[[], object]] = {}
         self._per_ip: dict[str, int] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def port(self) -> int:
@@ -129,7 +130,7 @@ class AsyncSMTPServer:
         return tuple(self._server.sockets) if self._server is not None else ()
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         if self._sock is not None:
             self._server = await loop.create_server(self._protocol, sock=self._sock)
         else:
@@ -244,7 +245,7 @@ class AsyncSMTPServer:
 
 class _AcceptingProtocol(StreamProtocol):
     def __init__(self, server: AsyncSMTPServer) -> None:
-        super().__init__()
+        super().__init__(server._loop)
         self._owner = server
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

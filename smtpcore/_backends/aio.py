@@ -49,10 +49,10 @@ class StreamProtocol(asyncio.BufferedProtocol):
     everything (the usual case) hands the very object over without copying it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.transport: asyncio.Transport | None = None
         self._view = _recv_buffer.view
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = loop
         self._chunks: list[bytes] = []
         self._size = 0
         self.eof = False
@@ -97,8 +97,10 @@ class StreamProtocol(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        # Kept: asyncio.get_running_loop() is a getpid() system call per call on 3.11.
-        self._loop = asyncio.get_running_loop()
+        # Kept: asyncio.get_running_loop() is a getpid() system call per call on 3.11 (a
+        # server's protocols are given their loop when they are made).
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._view
