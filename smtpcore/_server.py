@@ -81,6 +81,37 @@ def _greeting(hostname: str, lmtp: bool, text: str) -> Reply:
     return Reply.of(220, f"{hostname} {kind} {text}".replace("  ", " "))
 
 
+# What a server's capabilities become for one session state (TLS on, AUTH hidden): the
+# advertised value, its command line limit and its EHLO reply, worked out once and shared by
+# every connection, not once per connection. Keyed by the identity of the capabilities and
+# config (they are immutable; the entry holds them, so an id is never reused while cached).
+_Advertised = tuple[Capabilities, ServerConfig, tuple[bool, bool], Capabilities, int, Reply]
+_ADVERTISED: dict[tuple[int, int, bool, bool], _Advertised] = {}
+_ADVERTISED_MAX: Final = 256
+
+
+def _advertise(
+    caps: Capabilities, config: ServerConfig, tls: bool, auth_hidden: bool
+) -> _Advertised:
+    """No STARTTLS under TLS (RFC 3207 §4.2), no AUTH while hidden; the command line limit
+    (RFC 5321 §4.5.3.1.4 plus what the advertised extensions allow) and the EHLO reply."""
+    drop = set()
+    if tls and caps.has("STARTTLS"):
+        drop.add("STARTTLS")
+    if auth_hidden and caps.has("AUTH"):
+        drop.add("AUTH")
+    shown = caps
+    if drop:
+        lines = caps.to_ehlo_lines()
+        kept = [lines[0], *(ln for ln in lines[1:] if ln.split(" ")[0].upper() not in drop)]
+        shown = Capabilities.from_ehlo(kept)
+    max_line = config.limits.command_line + sum(
+        n for kw, n in COMMAND_LINE_ALLOWANCE.items() if shown.has(kw)
+    )
+    ehlo = Reply(code=250, lines=tuple(shown.to_ehlo_lines()))
+    return (caps, config, (tls, auth_hidden), shown, max_line, ehlo)
+
+
 class ServerConnection(ConnectionBase[Reply]):
     """One SMTP (or LMTP) session, server side, without I/O.
 
@@ -119,9 +150,7 @@ class ServerConnection(ConnectionBase[Reply]):
         self.greeting_refused = False
         self.discarded_after_starttls = 0
         self._close_after = False
-        self._advertised_key: tuple[object, ...] | None = None
-        self._advertised = self.capabilities
-        self._max_line = self.config.limits.command_line
+        self._advertised_entry: _Advertised | None = None
         self._pending: str | None = None
         self._pending_cmd: Event | None = None
         self._refusal: StatusHint | None = None
@@ -139,38 +168,30 @@ class ServerConnection(ConnectionBase[Reply]):
     def advertised(self) -> Capabilities:
         """The capabilities as advertised now: no STARTTLS under TLS (RFC 3207 §4.2), no
         AUTH before TLS when it requires TLS, no AUTH once authenticated."""
-        key = (
-            self.capabilities,
-            self.config,
-            self.tls_active,
-            self.auth_requires_tls,
-            self.authenticated,
-        )
-        if key != self._advertised_key:
-            self._advertised_key = key
-            self._advertised = self._compute_advertised()
-            self._max_line = self.config.limits.command_line + sum(
-                n for kw, n in COMMAND_LINE_ALLOWANCE.items() if self._advertised.has(kw)
-            )
-        return self._advertised
-
-    def _compute_advertised(self) -> Capabilities:
-        caps = self.capabilities
-        drop = set()
-        if self.tls_active and caps.has("STARTTLS"):
-            drop.add("STARTTLS")
-        auth_hidden = (self.auth_requires_tls and not self.tls_active) or self.authenticated
-        if auth_hidden and caps.has("AUTH"):
-            drop.add("AUTH")
-        if not drop:
-            return caps
-        lines = caps.to_ehlo_lines()
-        kept = [lines[0], *(ln for ln in lines[1:] if ln.split(" ")[0].upper() not in drop)]
-        return Capabilities.from_ehlo(kept)
+        caps, config, tls = self.capabilities, self.config, self.tls_active
+        auth_hidden = (self.auth_requires_tls and not tls) or self.authenticated
+        entry = self._advertised_entry  # held, so the identities below stay meaningful
+        if (
+            entry is None
+            or entry[0] is not caps
+            or entry[1] is not config
+            or entry[2] != (tls, auth_hidden)
+        ):
+            key = (id(caps), id(config), tls, auth_hidden)
+            entry = _ADVERTISED.get(key)
+            if entry is None or entry[0] is not caps or entry[1] is not config:
+                entry = _advertise(caps, config, tls, auth_hidden)
+                if len(_ADVERTISED) >= _ADVERTISED_MAX:
+                    _ADVERTISED.clear()
+                _ADVERTISED[key] = entry
+            self._advertised_entry = entry
+        return entry[3]
 
     def ehlo_reply(self) -> Reply:
         """The 250 reply to EHLO/LHLO listing what is advertised now."""
-        return Reply(code=250, lines=tuple(self.advertised.to_ehlo_lines()))
+        self.advertised  # noqa: B018 - refreshes the cached entry when the session changed
+        assert self._advertised_entry is not None
+        return self._advertised_entry[5]
 
     def greeting(self, text: str = "ESMTP ready") -> Reply:
         """The 220 opening reply (RFC 5321 §4.3.1 / §3.1)."""
@@ -179,8 +200,9 @@ class ServerConnection(ConnectionBase[Reply]):
     @property
     def max_command_line(self) -> int:
         """RFC 5321 §4.5.3.1.4's 512 octets plus what the advertised extensions allow."""
-        self.advertised  # noqa: B018 - refreshes the cached limit when the session changed
-        return self._max_line
+        self.advertised  # noqa: B018 - refreshes the cached entry when the session changed
+        assert self._advertised_entry is not None
+        return self._advertised_entry[4]
 
     # --- receiving ----------------------------------------------------------------------
 

@@ -624,3 +624,29 @@ def test_554_greeting_allows_only_quit() -> None:
     assert drain(server) == [Quit()]
     pair.client_send(Quit())
     assert pair.server_send(Reply.of(221, "bye"))[0].code == 221  # type: ignore[attr-defined]
+
+
+def test_what_is_advertised_follows_the_session_and_is_shared_by_connections() -> None:
+    from smtpcore import Limits
+
+    # The advertised capabilities, their EHLO reply and the command line limit are worked
+    # out once per (capabilities, config, TLS, AUTH hidden) and shared; each connection still
+    # sees its own: RFC 3207 §4.2 (no STARTTLS under TLS), AUTH hidden before TLS when it
+    # requires TLS, and RFC 5321 §4.5.3.1.4's 512 plus the extensions' allowances.
+    caps = Capabilities.build(domain="mx.example", starttls=True, auth=["PLAIN"], size=1000)
+    config = ServerConfig()  # a server's connections share its config and capabilities
+    plain = ServerConnection(capabilities=caps, config=config)
+    tls = ServerConnection(capabilities=caps, config=config, tls=True)
+    assert plain.ehlo_reply() is ServerConnection(capabilities=caps, config=config).ehlo_reply()
+    assert "STARTTLS" in plain.ehlo_reply().lines and "AUTH PLAIN" not in plain.ehlo_reply().lines
+    assert "STARTTLS" not in tls.ehlo_reply().lines and "AUTH PLAIN" in tls.ehlo_reply().lines
+    assert plain.max_command_line == 512 + 26  # SIZE's allowance (RFC 1870 §3)
+    # Another capabilities value on a live connection, or another config, is seen at once.
+    plain.capabilities = Capabilities.build(domain="other.example")
+    assert plain.ehlo_reply().lines == ("other.example",)
+    assert plain.max_command_line == 512
+    plain.config = ServerConfig(limits=Limits(command_line=1000))
+    assert plain.max_command_line == 1000
+    # A different server in the same process is not confused with the first.
+    other = ServerConnection(capabilities=Capabilities.build(domain="mx2.example", size=5))
+    assert other.ehlo_reply().lines[0] == "mx2.example" and "SIZE 5" in other.ehlo_reply().lines

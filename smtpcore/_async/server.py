@@ -7,7 +7,6 @@ connections is hand-written per flavour (``smtpcore.aio`` and ``smtpcore.sync``)
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
 import secrets
@@ -147,12 +146,15 @@ class AsyncServerSession:
         # The message grows in a BytesIO: getvalue() hands its buffer over without a copy,
         # so a message taken whole costs about its own size once, not twice.
         self._body = io.BytesIO()
-        self.session = Session(
-            peer=peer if peer is not None else stream.get_extra_info("peername"),
-            local=stream.get_extra_info("sockname"),
-            tls=tls_info(stream.get_extra_info("ssl_object")) if conn.tls_active else None,
-            lmtp=conn.config.lmtp,
-        )
+        # What the handler is told (Session) is built when first asked for, and again only
+        # after it changed: most commands are answered without a handler call.
+        self._fields: dict[str, Any] = {
+            "peer": peer if peer is not None else stream.get_extra_info("peername"),
+            "local": stream.get_extra_info("sockname"),
+            "tls": tls_info(stream.get_extra_info("ssl_object")) if conn.tls_active else None,
+            "lmtp": conn.config.lmtp,
+        }
+        self._session: Session | None = None
         self.messages = 0
         self.proxy_protocol = proxy_protocol
         self._streaming = False  # a streaming handler holds pieces of an unfinished message
@@ -167,8 +169,17 @@ class AsyncServerSession:
         self._hook_mail = kind.handle_mail is not AsyncHandler.handle_mail
         self._hook_rcpt = kind.handle_rcpt is not AsyncHandler.handle_rcpt
 
+    @property
+    def session(self) -> Session:
+        """The connection as the handler sees it (an immutable snapshot)."""
+        session = self._session
+        if session is None:
+            session = self._session = Session(**self._fields)
+        return session
+
     def _update(self, **kw: Any) -> None:
-        self.session = dataclasses.replace(self.session, **kw)
+        self._fields.update(kw)
+        self._session = None
 
     def envelope(self) -> Envelope:
         conn = self.conn
