@@ -96,6 +96,12 @@ class SendResult:
         raise KeyError(address)
 
 
+# Immutable, so one of each serves every transaction.
+_NO_MAIL_PARAMS = MailParams()
+_NO_RCPT_PARAMS = RcptParams()
+_DATA = Data()
+
+
 class Transaction:
     """Plans MAIL, RCPT and DATA/BDAT for one message and collects the replies."""
 
@@ -117,7 +123,7 @@ class Transaction:
         if not recipients:
             raise LocalProtocolError("a transaction needs at least one recipient")
         caps = capabilities
-        params = mail_params or MailParams()
+        params = mail_params or _NO_MAIL_PARAMS
         needs_utf8 = (
             utf8_headers
             or (mail_from is not None and mail_from.needs_smtputf8)
@@ -160,13 +166,13 @@ class Transaction:
             mail_from = None if mail_from is None else mail_from.to_ascii()
         self.mail = Mail(reverse_path=mail_from, params=params)
         if isinstance(rcpt_params, Mapping):
-            per = [rcpt_params.get(r, RcptParams()) for r in recipients]
+            per = [rcpt_params.get(r, _NO_RCPT_PARAMS) for r in recipients]
         elif rcpt_params is not None:
             per = list(rcpt_params)
             if len(per) != len(recipients):
                 raise LocalProtocolError("rcpt_params must give one entry per recipient")
         else:
-            per = [RcptParams() for _ in recipients]
+            per = [_NO_RCPT_PARAMS] * len(recipients)
         self.addresses = list(recipients)
         self.rcpts = [
             Rcpt(forward_path=r if params.smtputf8 else r.to_ascii(), params=p)
@@ -183,7 +189,7 @@ class Transaction:
     def _commands(self) -> list[Command]:
         cmds: list[Command] = [self.mail, *self.rcpts]
         if not self.use_bdat:
-            cmds.append(Data())
+            cmds.append(_DATA)
         return cmds
 
     def next_commands(self) -> list[Command]:

@@ -69,6 +69,7 @@ log = logging.getLogger("smtpcore.client")
 TLSPolicy = Literal["opportunistic", "required", "none"]
 MessageSource = Message | bytes | BinaryIO | Iterable[bytes]
 _READ_SIZE = 65536
+_END_OF_MESSAGE = EndOfMessage()  # immutable: one serves every message
 _CHUNK = 1024 * 1024
 _COALESCE = 65536  # join the last piece of data and its end when no larger than this
 
@@ -602,7 +603,7 @@ class SMTPClient:
         elif txn.data_open_without_recipients:
             # RFC 2920 §3.1: the server took DATA though no recipient was accepted; end the
             # (empty) data so the session stays in step.
-            self._write(self._conn.send(EndOfMessage()), t.data_term)
+            self._write(self._conn.send(_END_OF_MESSAGE), t.data_term)
             self._read_reply(t.data_term)
 
     def _conclude(self, txn: Transaction, raise_on_failure: bool) -> SendResult:
@@ -633,7 +634,7 @@ class SMTPClient:
             if pending:
                 self._write(pending, t.data_block)
             pending = self._conn.send(MessageData(data=piece))
-        end = self._conn.send(EndOfMessage())
+        end = self._conn.send(_END_OF_MESSAGE)
         if len(pending) > _COALESCE:
             self._write(pending, t.data_block)
             pending = b""
