@@ -121,6 +121,12 @@ async def run_smtpcore_async(port: int, count: int, message: bytes, conns: int) 
     await asyncio.gather(*(worker(n) for n in split(count, conns)))
 
 
+async def run_floor(port: int, count: int, message: bytes, conns: int, batch: bool) -> None:
+    from _floors import run_floor_client
+
+    await run_floor_client(port, count, message, conns, batch=batch, sender=SENDER, rcpt=RECIPIENT)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     kinds = [
@@ -130,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         "aiosmtplib",
         "smtpcore-async",
         "smtpcore-async-batch",
+        "asyncio-floor",
+        "asyncio-floor-batch",
     ]
     parser.add_argument("kind", choices=kinds)
     parser.add_argument("--port", type=int, required=True)
@@ -145,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         "smtpcore-sync-batch": "smtpcore.sync",
         "smtpcore-async": "smtpcore.aio",
         "smtpcore-async-batch": "smtpcore.aio",
+        "asyncio-floor": "_floors",
+        "asyncio-floor-batch": "_floors",
     }
     importlib.import_module(modules.get(args.kind, args.kind))
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
@@ -156,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         run_smtpcore_sync_batch(args.port, args.count, message)
     elif args.kind == "smtpcore-async-batch":
         asyncio.run(run_smtpcore_async_batch(args.port, args.count, message, args.conns))
+    elif args.kind.startswith("asyncio-floor"):
+        batch = args.kind.endswith("-batch")
+        asyncio.run(run_floor(args.port, args.count, message, args.conns, batch))
     elif args.kind == "aiosmtplib":
         asyncio.run(run_aiosmtplib(args.port, args.count, message, args.conns))
     else:

@@ -1,6 +1,6 @@
 """Server contenders for benchmarks/run.py, one per subprocess.
 
-    python benchmarks/_servers.py smtpcore|smtpcore-stream|aiosmtpd
+    python benchmarks/_servers.py smtpcore|smtpcore-stream|aiosmtpd|asyncio-floor
 
 Binds 127.0.0.1 port 0, prints one JSON line ``{"port", "cpu", "rss_kib"}`` (CPU seconds and
 resident memory at readiness, so the parent can subtract start-up costs), serves until
@@ -9,7 +9,7 @@ CPU time and peak RSS with ``os.wait4``.
 
 The ``smtpcore`` and ``aiosmtpd`` handlers take each message whole (as ``bytes``), count it
 and drop it; ``smtpcore-stream`` is a streaming handler (``handle_data`` per piece) that
-only counts.
+only counts. ``asyncio-floor`` is benchmarks/_floors.py's canned-reply protocol.
 """
 
 from __future__ import annotations
@@ -120,6 +120,13 @@ async def serve_aiosmtpd(counter: Counter) -> Any:
     )
 
 
+async def serve_floor(counter: Counter) -> Any:
+    from _floors import FloorServerProtocol
+
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: FloorServerProtocol(counter.add), "127.0.0.1", 0)
+
+
 async def main(kind: str) -> None:
     raise_fd_limit()
     counter = Counter()
@@ -129,8 +136,8 @@ async def main(kind: str) -> None:
     elif kind == "smtpcore-stream":
         server = await serve_smtpcore_streaming(counter)
         port = server.port
-    elif kind == "aiosmtpd":
-        server = await serve_aiosmtpd(counter)
+    elif kind in ("aiosmtpd", "asyncio-floor"):
+        server = await (serve_aiosmtpd if kind == "aiosmtpd" else serve_floor)(counter)
         port = server.sockets[0].getsockname()[1]
     else:
         raise SystemExit(f"unknown server {kind!r}")

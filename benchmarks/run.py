@@ -296,11 +296,14 @@ def scenarios(smoke: bool) -> list[Scenario]:
     n_1k, n_big = max(int(5000 * s), 20), (1 if smoke else 3)
     n_idle = 20 if smoke else 1000
     aio_servers = ["smtpcore", "aiosmtpd", "smtp-sink"]
+    # asyncio-floor: canned replies over the same socket work (benchmarks/_floors.py), to show
+    # how much of the time is asyncio and the kernel; not an anchor.
+    floored = [*aio_servers, "asyncio-floor"]
     out = [
         Scenario(
             "server-persistent",
             f"asyncio server, 1 KiB, 8 persistent smtp-source sessions, {n_persist} msgs",
-            aio_servers,
+            floored,
             ["aiosmtpd", "smtp-sink"],
             [MSG_S, CPU_US],
             lambda k: server_load(k, n_persist, 8, persistent=True, size=1024),
@@ -309,7 +312,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
         Scenario(
             "server-newconn",
             f"asyncio server, 1 KiB, a new connection per message (8 at once), {n_newconn} msgs",
-            aio_servers,
+            floored,
             ["aiosmtpd", "smtp-sink"],
             [MSG_S, CPU_US],
             lambda k: server_load(k, n_newconn, 8, persistent=False, size=1024),
@@ -329,6 +332,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
                 "a few MiB (streamed)",
             )
         )
+    client_floors = ["asyncio-floor", "asyncio-floor-batch"]
     out += [
         Scenario(
             "client-sync-1k",
@@ -342,7 +346,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
         Scenario(
             "client-async-1k",
             f"asyncio client, 1 KiB, one connection to smtp-sink, {n_1k} msgs",
-            ["smtpcore-async", "smtpcore-async-batch", "aiosmtplib"],
+            ["smtpcore-async", "smtpcore-async-batch", "aiosmtplib", *client_floors],
             ["aiosmtplib"],
             [MSG_S, CPU_US],
             lambda k: client_load(k, n_1k, 1024, 1),
@@ -351,7 +355,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
         Scenario(
             "client-async-1k-8",
             f"asyncio client, 1 KiB, 8 connections to smtp-sink, {n_1k} msgs",
-            ["smtpcore-async", "smtpcore-async-batch", "aiosmtplib"],
+            ["smtpcore-async", "smtpcore-async-batch", "aiosmtplib", *client_floors],
             ["aiosmtplib"],
             [MSG_S, CPU_US],
             lambda k: client_load(k, n_1k, 1024, 8),
