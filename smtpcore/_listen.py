@@ -12,7 +12,7 @@ from ._config import ServerConfig, Timeouts
 from ._extensions import Capabilities
 from ._server import ServerConnection
 
-__all__ = ["ServerOptions", "peer_ip"]
+__all__ = ["PeerCounts", "ServerOptions", "peer_ip"]
 
 
 def peer_ip(peername: Any) -> str | None:
@@ -24,6 +24,36 @@ def peer_ip(peername: Any) -> str | None:
     if host.lower().startswith("::ffff:") and "." in host:
         return host[7:]
     return host
+
+
+class PeerCounts:
+    """Open connections per client address, against ``max_connections_per_ip`` (None: no
+    limit). The caller serialises access (the sync server holds its lock)."""
+
+    __slots__ = ("_counts", "limit")
+
+    def __init__(self, limit: int | None) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError("max_connections_per_ip must be at least 1 (or None)")
+        self.limit = limit
+        self._counts: dict[str, int] = {}
+
+    def full(self, ip: str | None) -> bool:
+        """Whether ``ip`` already has its limit of open connections."""
+        return ip is not None and self.limit is not None and self._counts.get(ip, 0) >= self.limit
+
+    def add(self, ip: str | None) -> None:
+        if ip is not None:
+            self._counts[ip] = self._counts.get(ip, 0) + 1
+
+    def remove(self, ip: str | None) -> None:
+        """A connection from ``ip`` was closed: its slot is free again."""
+        if ip is not None:
+            left = self._counts.get(ip, 1) - 1
+            if left > 0:
+                self._counts[ip] = left
+            else:
+                self._counts.pop(ip, None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

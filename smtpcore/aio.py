@@ -29,7 +29,7 @@ from ._config import ServerConfig, Timeouts
 from ._envelope import Envelope, Session
 from ._events import Reply
 from ._extensions import Capabilities
-from ._listen import ServerOptions, peer_ip
+from ._listen import PeerCounts, ServerOptions, peer_ip
 from ._transaction import RecipientOutcome, SendResult
 
 __all__ = [
@@ -109,14 +109,12 @@ class AsyncSMTPServer:
             proxy_protocol=proxy_protocol,
             capabilities=capabilities,
         )
-        if max_connections_per_ip is not None and max_connections_per_ip < 1:
-            raise ValueError("max_connections_per_ip must be at least 1 (or None)")
+        self._per_ip = PeerCounts(max_connections_per_ip)
         self.max_connections_per_ip = max_connections_per_ip
         self._server: asyncio.Server | None = None
         # Every open connection: what says it is over (a session's ``finished``, or the
         # task of an implicit TLS handshake), and how to cut it.
         self._open: dict[asyncio.Future[None], Callable[[], object]] = {}
-        self._per_ip: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -149,14 +147,9 @@ class AsyncSMTPServer:
         busy: Reply | None = None
         if len(self._open) >= self.options.max_connections:
             busy = _BUSY
-        elif (
-            ip is not None
-            and self.max_connections_per_ip is not None
-            and self._per_ip.get(ip, 0) >= self.max_connections_per_ip
-        ):
+        elif self._per_ip.full(ip):
             busy = _BUSY_IP
-        if ip is not None:
-            self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
+        self._per_ip.add(ip)
         if self.implicit_tls and self.tls_context is not None:
             task = proto.loop.create_task(self._handshake(stream, busy, ip))
             self._open[task] = task.cancel
@@ -194,7 +187,7 @@ class AsyncSMTPServer:
                 timeout=self.options.timeouts.connect,
             )
         except BaseException as exc:
-            self._release(ip)
+            self._per_ip.remove(ip)
             if not isinstance(exc, Exception):
                 raise
             log.debug("TLS handshake failed: %s", exc)
@@ -204,15 +197,7 @@ class AsyncSMTPServer:
 
     def _done(self, finished: asyncio.Future[None], ip: str | None) -> None:
         self._open.pop(finished, None)
-        self._release(ip)
-
-    def _release(self, ip: str | None) -> None:
-        if ip is not None:
-            left = self._per_ip.get(ip, 1) - 1
-            if left > 0:
-                self._per_ip[ip] = left
-            else:
-                self._per_ip.pop(ip, None)
+        self._per_ip.remove(ip)
 
     async def serve_forever(self) -> None:
         if self._server is None:

@@ -26,7 +26,7 @@ from ._config import ServerConfig, Timeouts
 from ._envelope import Envelope, Session
 from ._events import Reply
 from ._extensions import Capabilities
-from ._listen import ServerOptions, peer_ip
+from ._listen import PeerCounts, ServerOptions, peer_ip
 from ._sync.client import LMTPClient, SMTPClient, TLSPolicy
 from ._sync.server import Handler, ServerSession
 from ._transaction import RecipientOutcome, SendResult
@@ -108,11 +108,9 @@ class SMTPServer:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        if max_connections_per_ip is not None and max_connections_per_ip < 1:
-            raise ValueError("max_connections_per_ip must be at least 1 (or None)")
+        self._per_ip = PeerCounts(max_connections_per_ip)
         self.max_connections_per_ip = max_connections_per_ip
         self._active: set[socket.socket] = set()
-        self._per_ip: dict[str, int] = {}
         self.ready = threading.Event()
 
     @property
@@ -159,16 +157,11 @@ class SMTPServer:
                 busy: Reply | None = None
                 if len(self._active) >= self.options.max_connections:
                     busy = _BUSY
-                elif (
-                    ip is not None
-                    and self.max_connections_per_ip is not None
-                    and self._per_ip.get(ip, 0) >= self.max_connections_per_ip
-                ):
+                elif self._per_ip.full(ip):
                     busy = _BUSY_IP
                 if busy is None:
                     self._active.add(client)
-                    if ip is not None:
-                        self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
+                    self._per_ip.add(ip)
             if busy is not None:
                 # Every worker may be taken: answer here, never queue behind the sessions.
                 self._turn_away(client, busy)
@@ -195,12 +188,7 @@ class SMTPServer:
     def _forget(self, client: socket.socket, ip: str | None) -> None:
         with self._lock:
             self._active.discard(client)
-            if ip is not None:
-                left = self._per_ip.get(ip, 1) - 1
-                if left > 0:
-                    self._per_ip[ip] = left
-                else:
-                    self._per_ip.pop(ip, None)
+            self._per_ip.remove(ip)
 
     def _serve(self, client: socket.socket, ip: str | None) -> None:
         opts = self.options
