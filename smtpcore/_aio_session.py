@@ -158,8 +158,12 @@ class PushSession(AsyncServerSession):
             return
         proto.on_lost = self._end
         transport.close()
-        # A peer that never reads our last reply keeps the transport open: cut it.
-        proto.expire(_CLOSE_GRACE, transport.abort)
+        if transport.get_write_buffer_size():
+            # A peer that never reads our last reply keeps the transport open: cut it. (With
+            # nothing left to write, close() has already scheduled connection_lost.)
+            proto.expire(_CLOSE_GRACE, transport.abort)
+        else:
+            proto.expire(None)
 
     def _end(self) -> None:
         self._proto.on_lost = None
