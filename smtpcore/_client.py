@@ -213,8 +213,13 @@ class ClientConnection(ConnectionBase[Event]):
         while True:
             # Be liberal in what we accept (RFC 1122 §1.2.2): a reply line ended by a bare LF
             # is read as a line; it cannot smuggle anything into a client.
-            line = self._buffer.extract_line(self.config.limits.reply_line, allow_bare_lf=True)
-            if line is None and self._buffer.discarding:
+            buf = self._buffer
+            line = (
+                buf.extract_line(self.config.limits.reply_line, allow_bare_lf=True)
+                if buf.may_hold_line
+                else None  # nothing buffered: the usual case once a reply group is read
+            )
+            if line is None and buf.discarding:
                 # RFC 5321 §4.5.3.1.5: past the limit the reply is broken whatever follows;
                 # say so now rather than read an endless line until a timeout.
                 raise LocalProtocolError(

@@ -88,6 +88,12 @@ class ReceiveBuffer:
     def __bool__(self) -> bool:
         return len(self._data) > self._start
 
+    @property
+    def may_hold_line(self) -> bool:
+        """False when :meth:`extract_line` can only return None: nothing is buffered and no
+        LINE_TOO_LONG is owed (a cheap test before working out the line's limit)."""
+        return len(self._data) > self._start or self._too_long
+
     def __repr__(self) -> str:
         return f"<ReceiveBuffer {len(self)} octets>"
 

@@ -219,8 +219,13 @@ class ServerConnection(ConnectionBase[Reply]):
         if self.errors >= self.config.limits.errors:
             # The budget is spent: whatever comes next is answered 421 and the session ends.
             return self._invalid("", "", "too many errors", TOO_MANY_ERRORS, count=False)
-        limit = self.config.limits.auth_line if st is State.AUTH else self.max_command_line
-        line = self._buffer.extract_line(limit)
+        line = (
+            self._buffer.extract_line(
+                self.config.limits.auth_line if st is State.AUTH else self.max_command_line
+            )
+            if self._buffer.may_hold_line
+            else None  # the usual case once a command is answered: nothing is buffered
+        )
         if line is None:
             if self._eof:
                 self._state = State.CLOSED

@@ -299,3 +299,21 @@ def test_long_and_short_lines_under_any_split(
             assert len(buf) <= 1
     assert got == expected
     assert len(buf) == 0
+
+
+def test_may_hold_line_is_false_only_when_extract_line_must_return_none() -> None:
+    buf = ReceiveBuffer()
+    assert not buf.may_hold_line and buf.extract_line(10) is None
+    buf.feed(b"NO")
+    assert buf.may_hold_line  # a partial line: extract_line must look (and says None)
+    assert buf.extract_line(10) is None
+    buf.feed(b"OP\r\n")
+    assert buf.extract_line(10) == b"NOOP"
+    assert not buf.may_hold_line
+    # An over-long line whose end has come: nothing is buffered, but LINE_TOO_LONG is owed.
+    buf.feed(b"x" * 20)
+    assert buf.extract_line(10) is None  # discarding from here
+    buf.feed(b"yyy\r\n")
+    assert len(buf) == 0 and buf.may_hold_line
+    assert buf.extract_line(10) is LINE_TOO_LONG
+    assert not buf.may_hold_line
