@@ -106,7 +106,16 @@ class ServerOptions:
 
     def advertised(self) -> Capabilities:
         """What EHLO offers (built once per options value, not once per connection)."""
-        return _advertised(self)
+        # By identity first: hashing the options (a dataclass of dataclasses) for the
+        # lru_cache costs more than building the connection it is for.
+        hit = _BY_OPTIONS.get(id(self))
+        if hit is not None and hit[0] is self:
+            return hit[1]
+        caps = _advertised(self)
+        if len(_BY_OPTIONS) >= 32:
+            _BY_OPTIONS.clear()
+        _BY_OPTIONS[id(self)] = (self, caps)  # the entry holds the options: no id reuse
+        return caps
 
     def _build(self) -> Capabilities:
         if self.capabilities is not None:
@@ -139,6 +148,9 @@ class ServerOptions:
             require_tls=self.require_tls,
             require_auth=self.require_auth,
         )
+
+
+_BY_OPTIONS: dict[int, tuple[ServerOptions, Capabilities]] = {}
 
 
 @functools.lru_cache(maxsize=32)

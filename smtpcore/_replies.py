@@ -124,12 +124,30 @@ def _wrap(text: str, prefix: str, width: int) -> list[str]:
     return out
 
 
-@functools.lru_cache(maxsize=512)
+# The wire form of the Reply objects sent last, by identity: a server's everyday replies are
+# module constants, and a lookup by id() costs less than hashing a Reply (a Python-level
+# __hash__) for the lru_cache below. An entry holds its Reply, so no id is reused while cached.
+_SENT: dict[int, tuple[Reply, bytes]] = {}
+_SENT_MAX: Final = 256
+
+
 def format_reply(reply: Reply) -> bytes:
     """The wire form of a reply, every line kept under 512 octets (RFC 5321 §4.5.3.1.5).
 
     Cached: a server sends the same few replies over and over (replies are immutable).
     """
+    hit = _SENT.get(id(reply))
+    if hit is not None and hit[0] is reply:
+        return hit[1]
+    wire = _format_reply(reply)
+    if len(_SENT) >= _SENT_MAX:
+        _SENT.clear()
+    _SENT[id(reply)] = (reply, wire)
+    return wire
+
+
+@functools.lru_cache(maxsize=512)
+def _format_reply(reply: Reply) -> bytes:
     enh = reply.enhanced
     prefix = "" if enh is None else f"{enh} "
     lines: list[str] = []
