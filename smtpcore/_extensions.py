@@ -96,6 +96,8 @@ class Capabilities:
     greeting: str = ""
     keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     malformed: tuple[str, ...] = ()
+    # SIZE's number, read once: a server checks it for every MAIL and every message.
+    _size: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not _DOMAIN_RE.fullmatch(_text("EHLO domain", self.domain)):
@@ -112,6 +114,7 @@ class Capabilities:
             entries[name] = _check_params(name, params)
         object.__setattr__(self, "keywords", MappingProxyType(entries))
         object.__setattr__(self, "malformed", tuple(str(line) for line in self.malformed))
+        object.__setattr__(self, "_size", _number(entries["SIZE"]) if "SIZE" in entries else None)
 
     def __hash__(self) -> int:
         return hash((self.domain, self.greeting, frozenset(self.keywords.items()), self.malformed))
@@ -278,7 +281,7 @@ class Capabilities:
     @property
     def size(self) -> int | None:
         """RFC 1870 SIZE: None when not advertised, else its number (0 when none is given)."""
-        return _number(self.keywords["SIZE"]) if "SIZE" in self.keywords else None
+        return self._size
 
     @property
     def size_limit(self) -> int | None:

@@ -533,10 +533,9 @@ class ServerConnection(ConnectionBase[Reply]):
         elif step == "RCPT" and positive and isinstance(cmd, Rcpt):
             self.recipients.append(cmd)
         elif step == "DATA" and positive:
+            limit = self.advertised.size_limit
             self._decoder = DataDecoder(
-                max_size=self.config.limits.message_size
-                if self.advertised.size_limit is None
-                else self.advertised.size_limit,
+                max_size=self.config.limits.message_size if limit is None else limit,
                 bare_line_endings=self.config.bare_line_endings,
             )
         elif step in (".", "BDAT LAST"):
