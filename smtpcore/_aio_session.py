@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ._async.server import AsyncServerSession
@@ -44,6 +45,21 @@ from ._state import State
 from ._status import TIMEOUT
 
 __all__ = ["PushSession"]
+
+if sys.version_info >= (3, 12):
+
+    def _task(
+        coro: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Task[None]:
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+
+else:
+
+    def _task(
+        coro: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Task[None]:
+        return loop.create_task(coro)
+
 
 log = logging.getLogger("smtpcore.server")
 
@@ -102,9 +118,15 @@ class PushSession(AsyncServerSession):
             transport.abort()
 
     def _spawn(self, body: Callable[[], Awaitable[bool]]) -> None:
-        """Start a task that runs ``body`` (True: it parked) and ends the session if not."""
+        """Start a task that runs ``body`` (True: it parked) and ends the session if not.
+
+        From Python 3.12 the task starts eagerly: its first step runs here, as a task (with
+        ``asyncio.current_task()``, its own context), so a handler that needs no I/O
+        answers before this returns, and no loop turn is spent on scheduling it."""
         self._proto.expire(None)  # the task keeps its own deadlines
-        self._task = self._proto.loop.create_task(self._drive(body))
+        task = _task(self._drive(body), self._proto.loop)
+        if not task.done():  # an eager task may have run to its end, parked or not
+            self._task = task
 
     async def _drive(self, body: Callable[[], Awaitable[bool]]) -> None:
         parked = False

@@ -208,9 +208,9 @@ class AsyncSMTPServer:
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop accepting; let sessions finish within ``grace`` seconds; cancel the rest."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        server = self._server
+        if server is not None:
+            server.close()  # no new connections from here
         if self._open:
             _done, pending = await asyncio.wait(set(self._open), timeout=grace)
             for fut in pending:
@@ -219,6 +219,11 @@ class AsyncSMTPServer:
                     cut()
             if pending:
                 await asyncio.wait(pending, timeout=1.0)
+        if server is not None:
+            # Only now: from Python 3.12, wait_closed() also waits for every connection to
+            # be gone, which would hold the grace period off for ever with an idle client.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), 2.0)
 
     async def __aenter__(self) -> AsyncSMTPServer:
         await self.start()
