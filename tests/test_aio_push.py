@@ -37,6 +37,13 @@ def _read_replies(sock: socket.socket, count: int, timeout: float = 10.0) -> lis
     return finals
 
 
+def _hello(sock: socket.socket) -> None:
+    """Read the 220 greeting, send EHLO and read its 250."""
+    assert _read_replies(sock, 1)[0].startswith(b"220")
+    sock.sendall(b"EHLO client.example\r\n")
+    assert _read_replies(sock, 1)[0].startswith(b"250")
+
+
 class SlowHandler(AsyncHandler):
     def __init__(self, delay: float) -> None:
         self.delay = delay
@@ -67,9 +74,7 @@ def test_one_task_wake_up_per_message(monkeypatch: Any) -> None:
         async_server_thread(handler=SlowHandler(0)) as (server, _rec),
         socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
     ):
-        assert _read_replies(sock, 1)[0].startswith(b"220")
-        sock.sendall(b"EHLO client.example\r\n")
-        assert _read_replies(sock, 1)[0].startswith(b"250")
+        _hello(sock)
         for i in range(3):  # one command at a time, as smtp-source sends them
             for line in ENVELOPE.split(b"\r\n")[:3]:
                 sock.sendall(line + b"\r\n")
@@ -88,9 +93,7 @@ def test_replies_stay_in_order_behind_a_slow_handler() -> None:
         async_server_thread(handler=handler) as (server, _rec),
         socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
     ):
-        assert _read_replies(sock, 1)[0].startswith(b"220")
-        sock.sendall(b"EHLO client.example\r\n")
-        assert _read_replies(sock, 1)[0].startswith(b"250")
+        _hello(sock)
         sock.sendall(ENVELOPE)
         assert [f[:3] for f in _read_replies(sock, 3)] == [b"250", b"250", b"354"]
         # The next envelope arrives while the first message is in the handler.
@@ -113,9 +116,7 @@ def test_a_flood_pipelined_behind_a_slow_handler_is_answered_whole() -> None:
         async_server_thread(handler=handler) as (server, _rec),
         socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock,
     ):
-        assert _read_replies(sock, 1)[0].startswith(b"220")
-        sock.sendall(b"EHLO client.example\r\n")
-        assert _read_replies(sock, 1)[0].startswith(b"250")
+        _hello(sock)
         sock.sendall(ENVELOPE)
         assert [f[:3] for f in _read_replies(sock, 3)] == [b"250", b"250", b"354"]
         got: list[list[bytes]] = []
