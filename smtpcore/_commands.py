@@ -338,7 +338,11 @@ def parse_auth_line(line: str) -> AuthResponse | AuthCancel:
 
 
 _NO_ARGS: Final = {"DATA": Data, "RSET": Rset, "QUIT": Quit, "STARTTLS": StartTLS}
-_HELLOS: Final = {"EHLO": Ehlo, "HELO": Helo, "LHLO": Lhlo}
+_HELLOS: Final[dict[str, type[Ehlo] | type[Helo] | type[Lhlo]]] = {
+    "EHLO": Ehlo,
+    "HELO": Helo,
+    "LHLO": Lhlo,
+}
 
 
 def parse_command(raw: bytes, *, strict: bool = False, utf8: bool = False) -> Command:
@@ -374,7 +378,7 @@ def parse_command(raw: bytes, *, strict: bool = False, utf8: bool = False) -> Co
     if upper in _HELLOS:
         if not arg or (strict and " " in arg):
             raise _bad(f"{upper} needs exactly one argument (RFC 5321 §4.1.1.1)")
-        return _HELLOS[upper](hostname=arg.split(" ")[0] if not strict else arg)
+        return _hello(upper, arg.split(" ")[0] if not strict else arg)
     if upper == "MAIL":
         return _parse_mail(arg, strict)
     if upper == "RCPT":
@@ -405,9 +409,16 @@ def parse_command(raw: bytes, *, strict: bool = False, utf8: bool = False) -> Co
     return UnknownCommand(name=verb, argument=arg)
 
 
-# A client sends the same few paths over and over (one sender, the same recipients); MAIL and
-# RCPT are immutable values, so the parse of an argument is kept (bounded: a peer cycling
-# through addresses only evicts). Errors are not kept: they are raised again by a new parse.
+# A client sends the same few paths over and over (one sender, the same recipients), and
+# greets with the same name; commands are immutable values, so the parse of an argument is
+# kept (bounded: a peer cycling through names only evicts). Errors are not kept: they are
+# raised again by a new parse.
+@functools.lru_cache(maxsize=256)
+def _hello(verb: str, hostname: str) -> Ehlo | Helo | Lhlo:
+    """EHLO/HELO/LHLO: a client names itself the same way on every connection."""
+    return _HELLOS[verb](hostname=hostname)
+
+
 @functools.lru_cache(maxsize=256)
 def _parse_mail(arg: str, strict: bool) -> Mail:
     try:
