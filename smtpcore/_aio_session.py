@@ -175,11 +175,14 @@ class PushSession(AsyncServerSession):
         proto.sink = None
         self._write_out()
         transport = proto.transport
+        if transport is not None and not transport.is_closing():
+            # Even when the connection is already lost: a TLS transport is only marked
+            # closed by close() (Python 3.10 warns of an unclosed transport otherwise).
+            transport.close()
         if proto.lost or transport is None:
             self._end()
             return
         proto.on_lost = self._end
-        transport.close()
         if transport.get_write_buffer_size():
             # A peer that never reads our last reply keeps the transport open: cut it. (With
             # nothing left to write, close() has already scheduled connection_lost.)

@@ -222,7 +222,8 @@ class AsyncSMTPServer:
         if server is not None:
             # Only now: from Python 3.12, wait_closed() also waits for every connection to
             # be gone, which would hold the grace period off for ever with an idle client.
-            with contextlib.suppress(TimeoutError):
+            # (asyncio.TimeoutError: the builtin TimeoutError only from 3.11.)
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 2.0)
 
     async def __aenter__(self) -> AsyncSMTPServer:
@@ -243,7 +244,10 @@ class _AcceptingProtocol(StreamProtocol):
         if self._owner.implicit_tls:
             # Nothing may be read as plaintext before the TLS layer takes over: the
             # ClientHello must reach it, not our buffer (loop.start_tls resumes reading).
+            # The transport starts reading in a callback queued after this one (and Python
+            # 3.10 does so even if paused here), so the pause is queued behind it, before the
+            # handshake task's first step and before any read.
             assert isinstance(transport, asyncio.Transport)
-            transport.pause_reading()
+            self.loop.call_soon(transport.pause_reading)
         # TCP_NODELAY: asyncio's socket transport sets it on every TCP socket already.
         self._owner._accept(self)

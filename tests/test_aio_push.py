@@ -9,7 +9,9 @@ loses nothing, and handler hooks that are overridden are still called.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -290,3 +292,39 @@ def test_close_cuts_an_idle_session_after_the_grace_period() -> None:
 
     took = asyncio.run(main())
     assert 0.25 < took < 3.0
+
+
+_SEEN: contextvars.ContextVar[int] = contextvars.ContextVar("_SEEN")
+
+
+class TaskMindedHandler(AsyncHandler):
+    """A handler that needs to run as a task: asyncio.timeout() and current_task() need one,
+    and a context variable it sets must not leak into the next message's handler."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[bool, int | None]] = []
+
+    async def handle_message(self, session: Any, envelope: Any, data: bytes) -> Reply:
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(5):  # RuntimeError outside a task
+                await asyncio.sleep(0)
+        self.seen.append((asyncio.current_task() is not None, _SEEN.get(None)))
+        _SEEN.set(len(self.seen))
+        return Reply.of(250, f"queued {len(self.seen)}", "2.0.0")
+
+
+def test_a_handler_runs_as_a_task_with_its_own_context() -> None:
+    # The handler's task is started from the protocol callback (eagerly from Python 3.12):
+    # it must still be a task, and each message's handler starts from a clean context.
+    handler = TaskMindedHandler()
+    with (
+        async_server_thread(handler=handler) as (server, _rec),
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
+    ):
+        _hello(sock)
+        for i in range(2):
+            sock.sendall(ENVELOPE)
+            assert [f[:3] for f in _read_replies(sock, 3)] == [b"250", b"250", b"354"]
+            sock.sendall(MESSAGE)
+            assert _read_replies(sock, 1) == [f"250 2.0.0 queued {i + 1}".encode()]
+    assert handler.seen == [(True, None), (True, None)]
