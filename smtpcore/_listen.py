@@ -3,7 +3,6 @@ advertise from their options, and a fresh :class:`ServerConnection` per client."
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -105,13 +104,13 @@ class ServerOptions:
         )
 
     def advertised(self) -> Capabilities:
-        """What EHLO offers (built once per options value, not once per connection)."""
-        # By identity first: hashing the options (a dataclass of dataclasses) for the
-        # lru_cache costs more than building the connection it is for.
+        """What EHLO offers (built once per options object, not once per connection)."""
+        # Keyed by identity: hashing the options (a dataclass of dataclasses) would cost
+        # more than building the connection it is for.
         hit = _BY_OPTIONS.get(id(self))
         if hit is not None and hit[0] is self:
             return hit[1]
-        caps = _advertised(self)
+        caps = self._build()
         if len(_BY_OPTIONS) >= 32:
             _BY_OPTIONS.clear()
         _BY_OPTIONS[id(self)] = (self, caps)  # the entry holds the options: no id reuse
@@ -151,8 +150,3 @@ class ServerOptions:
 
 
 _BY_OPTIONS: dict[int, tuple[ServerOptions, Capabilities]] = {}
-
-
-@functools.lru_cache(maxsize=32)
-def _advertised(options: ServerOptions) -> Capabilities:
-    return options._build()

@@ -186,13 +186,14 @@ class AsyncSMTPServer:
                 server_side=True,
                 timeout=self.options.timeouts.connect,
             )
-        except BaseException as exc:
+        except Exception as exc:
             self._per_ip.remove(ip)
-            if not isinstance(exc, Exception):
-                raise
             log.debug("TLS handshake failed: %s", exc)
             await stream.aclose()
             return
+        except BaseException:  # cancelled by close(): the slot is given back all the same
+            self._per_ip.remove(ip)
+            raise
         self._start(stream, busy, ip)
 
     def _done(self, finished: asyncio.Future[None], ip: str | None) -> None:
