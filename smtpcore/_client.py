@@ -20,17 +20,11 @@ from ._events import (
     NEED_DATA,
     PAUSED,
     Auth,
-    AuthCancel,
-    AuthResponse,
     Bdat,
     Command,
     ConnectionClosed,
-    Data,
-    Ehlo,
     EndOfMessage,
     Event,
-    Helo,
-    Lhlo,
     Mail,
     MessageData,
     Rcpt,
@@ -108,9 +102,10 @@ class ClientConnection(ConnectionBase[Event]):
         if st is State.GREETING:
             raise LocalProtocolError("wait for the server's greeting (RFC 5321 §3.1)")
         step = step_of(event)
-        self._check_send(event, step)
-        out = format_command(event, utf8=self._smtputf8 and isinstance(event, Rcpt))
-        if isinstance(event, Mail):
+        items = self._check_send(event, step)
+        out = format_command(event, utf8=self._smtputf8 and step == "RCPT", items=items)
+        if step == "MAIL":
+            assert isinstance(event, Mail)
             self._smtputf8 = event.params.smtputf8
             self._binarymime = event.params.body == "BINARYMIME"
         self._expect(step, event)
@@ -120,39 +115,45 @@ class ClientConnection(ConnectionBase[Event]):
             self._chunk_cmd = event if event.size else None
         return out
 
-    def _check_send(self, cmd: Command, step: str) -> None:
+    def _check_send(self, cmd: Command, step: str) -> list[tuple[str, str | None]] | None:
+        """Refuse ``cmd`` when it may not be sent now; for MAIL and RCPT, their parameters
+        as (keyword, wire value) pairs, checked against what the server advertised."""
         if self._pending:
-            ender = next((p.step for p in self._pending if p.step in GROUP_ENDERS), None)
-            if ender is not None:
+            # Nothing is ever queued behind a group ender (this check refuses it), so only
+            # the newest pending step can be one.
+            last = self._pending[-1].step
+            if last in GROUP_ENDERS:
                 raise LocalProtocolError(
-                    f"{step} cannot follow {ender} before its reply (RFC 2920 §3.1)"
+                    f"{step} cannot follow {last} before its reply (RFC 2920 §3.1)"
                 )
             if not self.can_pipeline:
                 raise LocalProtocolError(
                     f"the server did not offer PIPELINING: wait for the reply to "
-                    f"{self._pending[-1].step} before sending {step}"
+                    f"{last} before sending {step}"
                 )
         state = self._sent_state
         if self.greeting_refused and step != "QUIT":
             raise LocalProtocolError("the server refused service (554 greeting): only QUIT")
-        if isinstance(cmd, (AuthResponse, AuthCancel)):
+        if step in ("AUTH*", "*"):  # an AuthResponse or AuthCancel
             if self._state is not State.AUTH:
                 raise LocalProtocolError("an AUTH response needs a 334 challenge first")
-            return
-        if isinstance(cmd, (Ehlo, Helo)) and self.lmtp:
+            return None
+        if step in ("EHLO", "HELO") and self.lmtp:
             raise LocalProtocolError("LMTP greets with LHLO (RFC 2033 §4.1)")
-        if isinstance(cmd, Lhlo) and not self.lmtp:
+        if step == "LHLO" and not self.lmtp:
             raise LocalProtocolError("LHLO is for LMTP sessions")
         if not step_allowed(state, step):
             if step == "DATA" and state is State.MAIL:
                 raise LocalProtocolError("DATA needs at least one accepted recipient")
             raise LocalProtocolError(f"{step} is not allowed in state {state.value}")
         caps = self.capabilities or Capabilities.from_ehlo(["unknown"])
-        if isinstance(cmd, Mail):
+        if step == "MAIL":
+            assert isinstance(cmd, Mail)
             if cmd.params.requiretls and not self.tls_active:
                 # RFC 8689 §4.2.1: a REQUIRETLS message never goes over plaintext.
                 raise LocalProtocolError("REQUIRETLS needs TLS (RFC 8689 §4.2.1)")
-            for key, value in mail_param_items(cmd.params):
+            items = mail_param_items(cmd.params)
+            for key, value in items:
                 if not parameter_allowed(caps, "MAIL", key, value):
                     raise LocalProtocolError(f"the server did not advertise {key} (MAIL)")
             if (
@@ -161,22 +162,28 @@ class ClientConnection(ConnectionBase[Event]):
                 and not cmd.params.smtputf8
             ):
                 raise LocalProtocolError("a non-ASCII sender needs SMTPUTF8 (RFC 6531 §3.4)")
-        if isinstance(cmd, Rcpt):
-            for key, value in rcpt_param_items(cmd.params):
+            return items
+        if step == "RCPT":
+            assert isinstance(cmd, Rcpt)
+            items = rcpt_param_items(cmd.params)
+            for key, value in items:
                 if not parameter_allowed(caps, "RCPT", key, value):
                     raise LocalProtocolError(f"the server did not advertise {key} (RCPT)")
             if cmd.forward_path.needs_smtputf8 and not self._smtputf8:
                 raise LocalProtocolError("a non-ASCII recipient needs MAIL ... SMTPUTF8")
-        if isinstance(cmd, Data) and self._binarymime:
+            return items
+        if step == "DATA" and self._binarymime:
             raise LocalProtocolError("BODY=BINARYMIME is sent with BDAT, never DATA (RFC 3030 §3)")
-        if isinstance(cmd, Bdat) and not caps.chunking:
+        if step in ("BDAT", "BDAT LAST") and not caps.chunking:
             raise LocalProtocolError("the server did not advertise CHUNKING (RFC 3030)")
         if (
-            isinstance(cmd, Auth)
+            step == "AUTH"
+            and isinstance(cmd, Auth)
             and caps.auth_mechanisms
             and cmd.mechanism not in (caps.auth_mechanisms)
         ):
             raise LocalProtocolError(f"the server does not offer AUTH {cmd.mechanism}")
+        return None
 
     def _expect(self, step: str, cmd: Command | None) -> None:
         # LMTP (RFC 2033 §4.2): one reply per accepted recipient after the end of the data.
@@ -210,10 +217,17 @@ class ClientConnection(ConnectionBase[Event]):
             return PAUSED
         if self._state is State.CLOSED:
             return ConnectionClosed()
+        buf = self._buffer
+        if buf.plain:
+            # The usual reply, one line, taken where it lies in the buffer in one match.
+            data, start, _ = buf._window()
+            quick = self._assembler.take_reply(data, start, self.config.limits.reply_line)
+            if quick is not None:
+                buf._advance(quick[1] - start)
+                return self._on_reply(quick[0])
         while True:
             # Be liberal in what we accept (RFC 1122 §1.2.2): a reply line ended by a bare LF
             # is read as a line; it cannot smuggle anything into a client.
-            buf = self._buffer
             line = (
                 buf.extract_line(self.config.limits.reply_line, allow_bare_lf=True)
                 if buf.may_hold_line

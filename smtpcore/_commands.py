@@ -119,21 +119,27 @@ def rcpt_param_items(p: RcptParams) -> list[tuple[str, str | None]]:
 
 
 def _format_items(items: list[tuple[str, str | None]]) -> str:
-    return "".join(f" {k}" if v is None else f" {k}={v}" for k, v in items)
+    if not items:
+        return ""
+    return "".join([f" {k}" if v is None else f" {k}={v}" for k, v in items])
 
 
-def format_command(cmd: Command, *, utf8: bool = False) -> bytes:
-    """The wire form of ``cmd`` with its CRLF. ``utf8`` allows UTF-8 (SMTPUTF8 in effect)."""
+def format_command(
+    cmd: Command, *, utf8: bool = False, items: list[tuple[str, str | None]] | None = None
+) -> bytes:
+    """The wire form of ``cmd`` with its CRLF. ``utf8`` allows UTF-8 (SMTPUTF8 in effect).
+    ``items``: a MAIL's or RCPT's parameters as ``mail_param_items``/``rcpt_param_items``
+    gave them, when the caller has them already."""
     line: str
-    if isinstance(cmd, (Ehlo, Helo, Lhlo)):
-        line = f"{cmd.verb} {cmd.hostname}"
-    elif isinstance(cmd, Mail):
-        params = _format_items(mail_param_items(cmd.params))
+    if isinstance(cmd, Mail):
+        params = _format_items(mail_param_items(cmd.params) if items is None else items)
         line = f"MAIL FROM:{format_path(cmd.reverse_path)}{params}"
         utf8 = utf8 or cmd.params.smtputf8
     elif isinstance(cmd, Rcpt):
-        params = _format_items(rcpt_param_items(cmd.params))
+        params = _format_items(rcpt_param_items(cmd.params) if items is None else items)
         line = f"RCPT TO:{format_path(cmd.forward_path)}{params}"
+    elif isinstance(cmd, (Ehlo, Helo, Lhlo)):
+        line = f"{cmd.verb} {cmd.hostname}"
     elif isinstance(cmd, Bdat):
         line = f"BDAT {cmd.size}{' LAST' if cmd.last else ''}"
     elif isinstance(cmd, (Vrfy, Expn)):

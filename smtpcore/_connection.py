@@ -31,8 +31,15 @@ R = TypeVar("R")
 Out = TypeVar("Out", bound=Event)  # what this side sends: any event (client), a Reply (server)
 
 
+# The step of each command type whose step does not depend on its fields (all but four).
+_FIXED_STEPS: dict[type[Command], str] = {}
+
+
 def step_of(cmd: Command) -> str:
     """The key of ``cmd`` in the state tables (see ``_state``)."""
+    step = _FIXED_STEPS.get(type(cmd))
+    if step is not None:
+        return step
     if isinstance(cmd, Bdat):
         return "BDAT LAST" if cmd.last else "BDAT"
     if isinstance(cmd, AuthResponse):
@@ -41,7 +48,8 @@ def step_of(cmd: Command) -> str:
         return "*"
     if isinstance(cmd, UnknownCommand):
         return "UNKNOWN"
-    return wire_verb(cmd)
+    step = _FIXED_STEPS[type(cmd)] = wire_verb(cmd)  # a ClassVar of its type
+    return step
 
 
 class ConnectionBase(Generic[Out]):

@@ -179,6 +179,8 @@ class MailParams:
                 raise LocalProtocolError('AUTH= needs a value; "<>" for no identity')
         if self.mt_priority is not None and not -9 <= self.mt_priority <= 9:
             raise LocalProtocolError("MT-PRIORITY must be -9..9 (RFC 6710 §3)")
+        if not self.extra:  # the usual case: nothing raw to check
+            return
         object.__setattr__(self, "extra", _check_extra(self.extra))
         known = {"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH", "REQUIRETLS", "MT-PRIORITY"}
         for keyword, _ in self.extra:

@@ -462,13 +462,13 @@ def parameter_allowed(
     if table is None:
         raise LocalProtocolError(f"parameters belong to MAIL or RCPT, not {command!r}")
     name = keyword.upper()
-    if not _KEYWORD_RE.fullmatch(name):
-        return False
     if command == "MAIL" and name == "BODY":
         needs = _BODY_VALUES.get(value.upper()) if value is not None else None
         return needs is not None and all(caps.has(need) for need in needs)
-    if name in table:
+    if name in table:  # a keyword of the table is well-formed
         return caps.has(table[name])
+    if not _KEYWORD_RE.fullmatch(name):
+        return False
     if any(name in other for other in _TABLES.values()):
         return False
     return caps.has(name)

@@ -89,6 +89,12 @@ class ReceiveBuffer:
         return len(self._data) > self._start
 
     @property
+    def plain(self) -> bool:
+        """Octets are buffered and no over-long line is being dropped or owed: the next
+        line, when whole, starts at the first unconsumed octet."""
+        return len(self._data) > self._start and not (self._discarding or self._too_long)
+
+    @property
     def may_hold_line(self) -> bool:
         """False when :meth:`extract_line` can only return None: nothing is buffered and no
         LINE_TOO_LONG is owed (a cheap test before working out the line's limit)."""

@@ -23,6 +23,9 @@ _REPLY_LINE: Final = re.compile(rb"([2-5][0-5][0-9])([ -]?)(.*)", re.DOTALL)
 # The usual line in one match: a code, a separator and text without CR, LF or NUL. A line it
 # does not match goes through the checks one by one, for the error that names its fault.
 _GOOD_LINE: Final = re.compile(rb"([2-5][0-5][0-9])(?:([ -])([^\r\n\x00]*))?")
+# A whole one-line reply with its CRLF, as _GOOD_LINE checks it, matched where it lies in
+# the receive buffer (see ReplyAssembler.take_reply).
+_ONE_LINE_REPLY: Final = re.compile(rb"([2-5][0-5][0-9])(?: ([^\r\n\x00]*))?\r\n")
 
 # RFC 5321 §4.5.3.1.5: "The maximum total length of a reply line including the reply code
 # and the <CRLF> is 512 octets."
@@ -48,6 +51,22 @@ class ReplyAssembler:
     @property
     def in_progress(self) -> bool:
         return self._code is not None
+
+    def take_reply(self, data: bytearray, start: int, max_line: int) -> tuple[Reply, int] | None:
+        """The usual case in one step: a whole one-line reply at ``data[start:]`` (CRLF
+        included, at most ``max_line`` octets), and the index just past it; None for anything
+        else, which :meth:`add_line` then takes line by line (and names its fault)."""
+        if self._code is not None:
+            return None
+        m = _ONE_LINE_REPLY.match(data, start)
+        if m is None:
+            return None
+        end = m.end()
+        limits = self._limits
+        if end - start > min(max_line, limits.reply_octets) or limits.reply_lines < 1:
+            return None
+        text = m[2]
+        return Reply._checked(int(m[1]), (text.decode("utf-8", "replace") if text else "",)), end
 
     def add_line(self, line: bytes) -> Reply | None:
         good = _GOOD_LINE.fullmatch(line)

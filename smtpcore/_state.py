@@ -167,12 +167,20 @@ GROUP_ENDERS: Final = frozenset(
 )
 
 
+def _expand(allowed: frozenset[str]) -> frozenset[int]:
+    """Every valid reply code (RFC 5321 §4.2: [2-5][0-5][0-9]) that ``allowed`` names."""
+    codes = (c for c in range(200, 600) if c // 10 % 10 <= 5)
+    return frozenset(c for c in codes if str(c) in allowed or str(c)[0] in allowed)
+
+
+# REPLY_CODES worked out into the codes themselves, once: the check runs for every reply.
+_REPLY_INTS: Final[dict[str, frozenset[int]]] = {k: _expand(v) for k, v in REPLY_CODES.items()}
+
+
 def reply_allowed(step: str, code: int) -> bool:
     """Whether ``code`` may answer ``step`` (see REPLY_CODES)."""
-    allowed = REPLY_CODES.get(step)
-    if allowed is None:
-        return False
-    return str(code) in allowed or str(code)[0] in allowed
+    allowed = _REPLY_INTS.get(step)
+    return allowed is not None and code in allowed
 
 
 def step_allowed(state: State, step: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from ._addresses import Address
 from ._errors import LocalProtocolError
@@ -124,6 +124,7 @@ class Transaction:
             raise LocalProtocolError("a transaction needs at least one recipient")
         caps = capabilities
         params = mail_params or _NO_MAIL_PARAMS
+        changes: dict[str, Any] = {}  # what the message needs added to the caller's params
         needs_utf8 = (
             utf8_headers
             or (mail_from is not None and mail_from.needs_smtputf8)
@@ -135,25 +136,30 @@ class Transaction:
                     "the message needs SMTPUTF8 (non-ASCII addresses or headers) and the "
                     "server does not offer it (RFC 6531 §3.2)"
                 )
-            params = replace(params, smtputf8=True)
+            changes["smtputf8"] = True
         if binary and not (caps.binarymime and caps.chunking):
             raise LocalProtocolError("binary content needs BINARYMIME and CHUNKING (RFC 3030)")
         if params.body is None:
             if binary:
-                params = replace(params, body="BINARYMIME")
-            elif eight_bit or params.smtputf8:
+                changes["body"] = "BINARYMIME"
+            elif eight_bit or params.smtputf8 or changes:
                 if not caps.eightbitmime:
                     raise LocalProtocolError(
                         "8-bit content and the server does not offer 8BITMIME (RFC 6152)"
                     )
-                params = replace(params, body="8BITMIME")
+                changes["body"] = "8BITMIME"
         if size is not None and params.size is None and caps.size is not None:
             limit = caps.size_limit
             if limit is not None and size > limit:
                 raise LocalProtocolError(
                     f"the message ({size} octets) is over the server's SIZE {limit} (RFC 1870)"
                 )
-            params = replace(params, size=size)
+            changes["size"] = size
+        if changes:
+            # One new MailParams (replace() walks every field: the default is built directly).
+            params = (
+                MailParams(**changes) if params is _NO_MAIL_PARAMS else replace(params, **changes)
+            )
         self.use_bdat = caps.chunking and (
             use_bdat if use_bdat is not None else binary or (size or 0) >= BDAT_THRESHOLD
         )

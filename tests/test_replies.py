@@ -260,3 +260,67 @@ def test_very_long_unbroken_line_wraps_in_linear_time() -> None:
     assert len(lines) == -(-100_000 // (MAX_REPLY_LINE - 6))
     [back] = assemble(wire, Limits(reply_lines=1000, reply_octets=200_000))
     assert "".join(back.lines) == text
+
+
+# The one-line fast path (ReplyAssembler.take_reply) must agree with add_line on every line it
+# takes, and leave to add_line every line it does not: the reply grammar of RFC 5321 §4.2 is
+# checked by both, and this holds them together.
+_LINES = [
+    b"250",
+    b"250 ",
+    b"250 OK",
+    b"250 2.1.0 Sender <a@b.example> ok",
+    b"354 End data with <CR><LF>.<CR><LF>",
+    b"421 4.3.2 closing",
+    b"599 top of the range",
+    b"250-continued",  # a first line of several: add_line's business
+    b"250-",
+    b"250 text\rwith a bare CR",
+    b"250 text\x00with NUL",
+    b"250 \xff\xfe invalid UTF-8",
+    b"250 tab\there",
+    b"25 short code",
+    b"260 bad second digit",
+    b"2500 no separator",
+    b"250OK",
+    b"600 out of range",
+    b"250 " + b"x" * 600,
+]
+
+
+@pytest.mark.parametrize("line", _LINES)
+@pytest.mark.parametrize("ending", [b"\r\n", b"\n", b""])
+def test_one_line_fast_path_agrees_with_add_line(line: bytes, ending: bytes) -> None:
+    limits = Limits()
+    # an unended line is the last thing buffered (its end has not arrived yet)
+    data = bytearray(b"junk" + line + ending + (b"250 next\r\n" if ending else b""))
+    quick = ReplyAssembler(limits).take_reply(data, 4, limits.reply_line)
+    slow: Reply | Exception | None
+    try:
+        slow = ReplyAssembler(limits).add_line(line)
+    except LocalProtocolError as exc:
+        slow = exc
+    if quick is None:
+        # not taken: a line that is not a whole, well-formed, one-line reply within the limit
+        taken_ok = (
+            ending == b"\r\n" and isinstance(slow, Reply) and len(line) + 2 <= limits.reply_line
+        )
+        assert not taken_ok
+        return
+    reply, end = quick
+    assert ending == b"\r\n" and end == 4 + len(line) + 2  # the CRLF is consumed, no more
+    assert isinstance(slow, Reply) and reply == slow and reply.lines == slow.lines
+
+
+def test_one_line_fast_path_leaves_a_multiline_reply_in_progress_alone() -> None:
+    assembler = ReplyAssembler(Limits())
+    assert assembler.add_line(b"250-first") is None
+    assert assembler.take_reply(bytearray(b"250 last\r\n"), 0, 512) is None
+    assert assembler.add_line(b"250 last") == Reply(code=250, lines=("first", "last"))
+
+
+def test_one_line_fast_path_honours_the_limits() -> None:
+    wire = bytearray(b"250 " + b"x" * 20 + b"\r\n")
+    assert ReplyAssembler(Limits()).take_reply(wire, 0, 26) is not None
+    assert ReplyAssembler(Limits()).take_reply(wire, 0, 25) is None  # the line limit
+    assert ReplyAssembler(Limits(reply_octets=25)).take_reply(wire, 0, 512) is None

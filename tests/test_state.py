@@ -534,3 +534,14 @@ def test_empty_last_chunk_leaves_no_chunk_open() -> None:
         answer(pair, reply)
     events = pair.client_send(MessageData(data=b"hello\r\n"), EndOfMessage())
     assert isinstance(events[-1], EndOfMessage) and events[-1].size == 7
+
+
+def test_reply_allowed_is_the_table_read_as_written() -> None:
+    # REPLY_CODES names codes ("250") and classes ("4"); reply_allowed answers for every valid
+    # code (RFC 5321 §4.2: [2-5][0-5][0-9]) exactly as the table reads.
+    codes = [c for c in range(200, 600) if c // 10 % 10 <= 5]
+    for step, allowed in REPLY_CODES.items():
+        for code in codes:
+            expected = str(code) in allowed or str(code)[0] in allowed
+            assert reply_allowed(step, code) is expected, (step, code)
+    assert not reply_allowed("NO SUCH STEP", 250)

@@ -268,19 +268,34 @@ class SMTPClient:
             raise
 
     def _read_reply(self, timeout: float) -> Reply:
+        [reply] = self._read_replies(1, timeout)
+        return reply
+
+    def _read_replies(self, count: int, timeout: float) -> list[Reply]:
+        """The next ``count`` replies (a pipelined group's, RFC 2920), each within
+        ``timeout`` seconds of the one before."""
         conn = self._conn
-        # RFC 5321 §4.5.3.2: the timeout bounds the wait for the whole reply, not each read, so
-        # a server trickling one byte at a time is cut off too.
-        deadline = time.monotonic() + self._timeout(timeout)
-        for _ in range(1_000_000):
+        replies: list[Reply] = []
+        # RFC 5321 §4.5.3.2: the timeout bounds the wait for the whole reply, not each read,
+        # so a server trickling one byte at a time is cut off too. Worked out at the first
+        # read a reply needs: the replies of a group mostly arrive together.
+        deadline = 0.0
+        debug = log.isEnabledFor(logging.DEBUG)
+        for _ in range(count * 1_000_000):
             event = conn.next_event()
             if isinstance(event, Reply):
                 self.last_reply = event
-                log.debug("S: %s", event)
-                return event
-            if event is NEED_DATA:
+                if debug:
+                    log.debug("S: %s", event)
+                replies.append(event)
+                if len(replies) == count:
+                    break
+                deadline = 0.0
+            elif event is NEED_DATA:
                 assert self._stream is not None
                 try:
+                    if not deadline:
+                        deadline = time.monotonic() + self._timeout(timeout)
                     left = deadline - time.monotonic()
                     if left <= 0:
                         raise ReadTimeout(f"no complete reply within {timeout} s")
@@ -294,7 +309,9 @@ class SMTPClient:
                 raise ReadError(0, "the server closed the connection")
             elif event is PAUSED:
                 raise LocalProtocolError("the connection is paused for TLS")
-        raise ReadError(0, "no reply")  # pragma: no cover - bounded loop
+        else:  # pragma: no cover - bounded loop
+            raise ReadError(0, "no reply")
+        return replies
 
     def _send_commands(
         self,
@@ -316,7 +333,7 @@ class SMTPClient:
         self._write(prefix + b"".join(lines), timeout)
         if before is not None:
             self._data_replies(before)
-        return [self._read_reply(timeout) for _ in cmds]
+        return self._read_replies(len(cmds), timeout)
 
     @staticmethod
     def _conn_line(cmd: Command, raw: bytes) -> str:
@@ -646,8 +663,8 @@ class SMTPClient:
 
     def _data_replies(self, txn: Transaction) -> None:
         """The replies to the end of data (one per accepted recipient under LMTP)."""
-        for _ in range(txn.data_replies_expected):
-            txn.record(self._read_reply(self.timeouts.data_term))
+        for reply in self._read_replies(txn.data_replies_expected, self.timeouts.data_term):
+            txn.record(reply)
 
     def _send_bdat(
         self, txn: Transaction, source: bytes | BinaryIO | Iterable[bytes]
