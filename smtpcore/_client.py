@@ -189,11 +189,11 @@ class ClientConnection(ConnectionBase[Event]):
         # LMTP (RFC 2033 §4.2): one reply per accepted recipient after the end of the data.
         # BDAT LAST may be pipelined behind RCPTs still unanswered (RFC 3030 §4.2), so the
         # count (0 here) is fixed when the first of those replies arrives.
-        lmtp_end = step in (".", "BDAT LAST") and self.lmtp
-        self._pending.append(_Pending(step, cmd, 0 if lmtp_end else 1))
-        if step in {".", "BDAT LAST"}:
+        if step in (".", "BDAT LAST"):
+            self._pending.append(_Pending(step, cmd, 0 if self.config.lmtp else 1))
             self._sent_state = State.READY
         else:
+            self._pending.append(_Pending(step, cmd, 1))
             self._sent_state = next_state(self._sent_state, step, 250)
 
     def _send_data(self, data: bytes) -> bytes:
@@ -218,13 +218,10 @@ class ClientConnection(ConnectionBase[Event]):
         if self._state is State.CLOSED:
             return ConnectionClosed()
         buf = self._buffer
-        if buf.plain:
-            # The usual reply, one line, taken where it lies in the buffer in one match.
-            data, start, _ = buf._window()
-            quick = self._assembler.take_reply(data, start, self.config.limits.reply_line)
-            if quick is not None:
-                buf._advance(quick[1] - start)
-                return self._on_reply(quick[0])
+        # The usual reply, one line, taken where it lies in the buffer in one match.
+        quick = self._assembler.take_reply(buf)
+        if quick is not None:
+            return self._on_reply(quick)
         while True:
             # Be liberal in what we accept (RFC 1122 §1.2.2): a reply line ended by a bare LF
             # is read as a line; it cannot smuggle anything into a client.

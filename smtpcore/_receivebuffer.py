@@ -25,6 +25,7 @@ lines after it come out normally. The server answers that with ``500 5.5.6 Line 
 from __future__ import annotations
 
 import enum
+import re
 
 from ._errors import LocalProtocolError
 
@@ -88,11 +89,22 @@ class ReceiveBuffer:
     def __bool__(self) -> bool:
         return len(self._data) > self._start
 
-    @property
-    def plain(self) -> bool:
-        """Octets are buffered and no over-long line is being dropped or owed: the next
-        line, when whole, starts at the first unconsumed octet."""
-        return len(self._data) > self._start and not (self._discarding or self._too_long)
+    def take_match(
+        self, pattern: re.Pattern[bytes], max_length: int
+    ) -> tuple[bytes | None, ...] | None:
+        """Where ``pattern`` matches at the first unconsumed octet, over at most
+        ``max_length`` octets, its groups, the match consumed; else None, nothing consumed.
+        For a pattern that matches one whole line with its line end (the usual reply, in one
+        step). Nothing matches while an over-long line is being dropped or owed."""
+        if self._discarding or self._too_long:
+            return None
+        start = self._start
+        m = pattern.match(self._data, start)
+        if m is None or m.end() - start > max_length:
+            return None
+        groups = m.groups()  # copied out before the storage they point into moves
+        self._advance(m.end() - start)
+        return groups
 
     @property
     def may_hold_line(self) -> bool:

@@ -16,6 +16,7 @@ from typing import Final
 from ._config import Limits
 from ._errors import LocalProtocolError
 from ._events import Reply
+from ._receivebuffer import ReceiveBuffer
 
 __all__ = ["ReplyAssembler", "format_reply", "MAX_REPLY_LINE"]
 
@@ -40,10 +41,14 @@ class ReplyAssembler:
     limits raises :class:`LocalProtocolError` (the connection re-raises it as remote).
     """
 
-    __slots__ = ("_code", "_limits", "_lines", "_octets")
+    __slots__ = ("_code", "_limits", "_lines", "_octets", "_one_line_max")
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
+        # The longest one-line reply take_reply may take; longer ones go to add_line's checks.
+        self._one_line_max = min(limits.reply_line, limits.reply_octets)
+        if limits.reply_lines < 1:
+            self._one_line_max = 0
         self._code: bytes | None = None
         self._lines: list[str] = []
         self._octets = 0
@@ -52,21 +57,18 @@ class ReplyAssembler:
     def in_progress(self) -> bool:
         return self._code is not None
 
-    def take_reply(self, data: bytearray, start: int, max_line: int) -> tuple[Reply, int] | None:
-        """The usual case in one step: a whole one-line reply at ``data[start:]`` (CRLF
-        included, at most ``max_line`` octets), and the index just past it; None for anything
-        else, which :meth:`add_line` then takes line by line (and names its fault)."""
+    def take_reply(self, buffer: ReceiveBuffer) -> Reply | None:
+        """The usual case in one step: a whole one-line reply at the start of ``buffer``,
+        consumed; None (nothing consumed) for anything else, which :meth:`add_line` then
+        takes line by line (and names its fault)."""
         if self._code is not None:
             return None
-        m = _ONE_LINE_REPLY.match(data, start)
-        if m is None:
+        groups = buffer.take_match(_ONE_LINE_REPLY, self._one_line_max)
+        if groups is None:
             return None
-        end = m.end()
-        limits = self._limits
-        if end - start > min(max_line, limits.reply_octets) or limits.reply_lines < 1:
-            return None
-        text = m[2]
-        return Reply._checked(int(m[1]), (text.decode("utf-8", "replace") if text else "",)), end
+        code, text = groups
+        assert code is not None  # the pattern's first group always takes part
+        return Reply._checked(int(code), (text.decode("utf-8", "replace") if text else "",))
 
     def add_line(self, line: bytes) -> Reply | None:
         good = _GOOD_LINE.fullmatch(line)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 
 from smtpcore import ClientConnection, Limits, LocalProtocolError, Reply
+from smtpcore._receivebuffer import ReceiveBuffer
 from smtpcore._replies import MAX_REPLY_LINE, ReplyAssembler, format_reply
 from smtpcore._status import EnhancedStatus
 from tests.strategies import replies
@@ -292,35 +293,54 @@ _LINES = [
 @pytest.mark.parametrize("ending", [b"\r\n", b"\n", b""])
 def test_one_line_fast_path_agrees_with_add_line(line: bytes, ending: bytes) -> None:
     limits = Limits()
+    buffer = ReceiveBuffer()
     # an unended line is the last thing buffered (its end has not arrived yet)
-    data = bytearray(b"junk" + line + ending + (b"250 next\r\n" if ending else b""))
-    quick = ReplyAssembler(limits).take_reply(data, 4, limits.reply_line)
+    buffer.feed(line + ending + (b"250 next\r\n" if ending else b""))
+    before = len(buffer)
+    quick = ReplyAssembler(limits).take_reply(buffer)
     slow: Reply | Exception | None
     try:
         slow = ReplyAssembler(limits).add_line(line)
     except LocalProtocolError as exc:
         slow = exc
     if quick is None:
-        # not taken: a line that is not a whole, well-formed, one-line reply within the limit
+        # not taken, nothing consumed: not a whole, well-formed one-line reply in the limit
+        assert len(buffer) == before
         taken_ok = (
             ending == b"\r\n" and isinstance(slow, Reply) and len(line) + 2 <= limits.reply_line
         )
         assert not taken_ok
         return
-    reply, end = quick
-    assert ending == b"\r\n" and end == 4 + len(line) + 2  # the CRLF is consumed, no more
-    assert isinstance(slow, Reply) and reply == slow and reply.lines == slow.lines
+    assert ending == b"\r\n" and len(buffer) == before - len(line) - 2  # the line, no more
+    assert isinstance(slow, Reply) and quick == slow and quick.lines == slow.lines
 
 
 def test_one_line_fast_path_leaves_a_multiline_reply_in_progress_alone() -> None:
     assembler = ReplyAssembler(Limits())
     assert assembler.add_line(b"250-first") is None
-    assert assembler.take_reply(bytearray(b"250 last\r\n"), 0, 512) is None
+    buffer = ReceiveBuffer()
+    buffer.feed(b"250 last\r\n")
+    assert assembler.take_reply(buffer) is None and len(buffer) == 10
     assert assembler.add_line(b"250 last") == Reply(code=250, lines=("first", "last"))
 
 
 def test_one_line_fast_path_honours_the_limits() -> None:
-    wire = bytearray(b"250 " + b"x" * 20 + b"\r\n")
-    assert ReplyAssembler(Limits()).take_reply(wire, 0, 26) is not None
-    assert ReplyAssembler(Limits()).take_reply(wire, 0, 25) is None  # the line limit
-    assert ReplyAssembler(Limits(reply_octets=25)).take_reply(wire, 0, 512) is None
+    def taken(limits: Limits) -> bool:
+        buffer = ReceiveBuffer()
+        buffer.feed(b"250 " + b"x" * 20 + b"\r\n")
+        return ReplyAssembler(limits).take_reply(buffer) is not None
+
+    assert taken(Limits(reply_line=26))
+    assert not taken(Limits(reply_line=25))  # the line limit
+    assert not taken(Limits(reply_octets=25))
+    assert not taken(Limits(reply_lines=0))
+
+
+def test_one_line_fast_path_waits_out_an_over_long_line() -> None:
+    # While the rest of an over-long line is dropped, or its LINE_TOO_LONG is owed, what
+    # follows must not be read as a reply.
+    buffer = ReceiveBuffer()
+    buffer.feed(b"250 " + b"x" * 100)
+    assert buffer.extract_line(50, allow_bare_lf=True) is None and buffer.discarding
+    buffer.feed(b"xx\r\n250 ok\r\n")
+    assert ReplyAssembler(Limits()).take_reply(buffer) is None  # LINE_TOO_LONG is owed
