@@ -204,9 +204,9 @@ class Transaction:
         With PIPELINING, everything in one group (RFC 2920 §3.1); without, one command at a
         time, none after a refused MAIL, and no DATA when every recipient was refused.
         """
+        if self._sent > len(self.rcpts) + (0 if self.use_bdat else 1):
+            return []  # MAIL, every RCPT and any DATA went out
         cmds = self._commands()
-        if self._sent >= len(cmds):
-            return []
         if self.pipelining:
             self._sent = len(cmds)
             return cmds

@@ -627,7 +627,7 @@ class SMTPClient:
         if txn.needs_rset:
             self.command(Rset())
         result = txn.result()
-        if raise_on_failure and not result.delivered:
+        if raise_on_failure and not any(r.delivered for r in result.recipients):
             deciding = next(
                 (r.reply for r in result.recipients if r.reply is not None), result.mail_reply
             )
