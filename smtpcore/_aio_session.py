@@ -35,7 +35,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Final
 
 from ._async.server import AsyncServerSession
 from ._backends.aio import AsyncIOStream, StreamProtocol
@@ -66,6 +66,9 @@ log = logging.getLogger("smtpcore.server")
 _HIGH_WATER = 256 * 1024  # unread octets in the engine before reading is paused
 _BOUND = 100_000  # events answered per arrival, at most (an arrival is at most 256 KiB)
 _CLOSE_GRACE = 1.5  # seconds a closed connection may take to send our last reply
+
+
+_ENDED: Final = frozenset({State.CLOSED, State.ERROR})
 
 
 class PushSession(AsyncServerSession):
@@ -276,18 +279,21 @@ class PushSession(AsyncServerSession):
                 and self._handle_now(event)
             ):
                 answered = True
-                if conn.state is State.CLOSED or conn.state is State.ERROR:
+                if conn.state in _ENDED:
                     break  # QUIT, or a 421 for too many errors: the session ends
                 continue
             self._held = event
             break
         # (past _BOUND events a task goes on with the rest: need_task stays True)
-        if self._task is None and not self._streaming and not proto.write_paused:
-            ended = conn.state is State.CLOSED or conn.state is State.ERROR
-            if ended or isinstance(self._held, ConnectionClosed):
-                self._held = None
-                self._close_now()
-                return
+        if (
+            self._task is None
+            and not self._streaming
+            and not proto.write_paused
+            and (conn.state in _ENDED or isinstance(self._held, ConnectionClosed))
+        ):
+            self._held = None
+            self._close_now()
+            return
         self._write_out()
         if need_task or proto.write_paused:
             if self._task is None:

@@ -28,7 +28,6 @@ from ._events import (
     Bdat,
     Command,
     ConnectionClosed,
-    Data,
     EndOfChunk,
     EndOfMessage,
     Event,
@@ -37,7 +36,6 @@ from ._events import (
     MessageData,
     Rcpt,
     Reply,
-    StartTLS,
 )
 from ._extensions import MAIL_PARAMETERS, RCPT_PARAMETERS, Capabilities, parameter_allowed
 from ._receivebuffer import LINE_TOO_LONG
@@ -79,6 +77,12 @@ def _greeting(hostname: str, lmtp: bool, text: str) -> Reply:
     """Built once per server, not per connection (a Reply checks its text when made)."""
     kind = "LMTP" if lmtp else ""
     return Reply.of(220, f"{hostname} {kind} {text}".replace("  ", " "))
+
+
+@functools.lru_cache(maxsize=64)
+def _helo_reply(hostname: str) -> Reply:
+    """The 250 answer to HELO (RFC 5321 §4.1.1.1: the server's name), built once per name."""
+    return Reply.of(250, hostname)
 
 
 # What a server's capabilities become for one session state (TLS on, AUTH hidden): the
@@ -193,6 +197,10 @@ class ServerConnection(ConnectionBase[Reply]):
         assert self._advertised_entry is not None
         return self._advertised_entry[5]
 
+    def helo_reply(self) -> Reply:
+        """The 250 reply to HELO: the server's name, no extensions (RFC 5321 §4.1.1.1)."""
+        return _helo_reply(self.config.hostname)
+
     def greeting(self, text: str = "ESMTP ready") -> Reply:
         """The 220 opening reply (RFC 5321 §4.3.1 / §3.1)."""
         return _greeting(self.config.hostname, self.config.lmtp, text)
@@ -277,19 +285,21 @@ class ServerConnection(ConnectionBase[Reply]):
             return SYNTAX_ERROR.with_text("This is LMTP: use LHLO (RFC 2033 §4.1)")
         if step == "LHLO" and not lmtp:
             return SYNTAX_ERROR
-        caps = self.advertised
-        if isinstance(cmd, StartTLS):
+        # One comparison per kind of command (the step names it), not an isinstance each.
+        if step == "STARTTLS":
             if self.tls_active:
                 return BAD_SEQUENCE.with_text("TLS already active")
-            if not caps.starttls:
+            if not self.advertised.starttls:
                 return NOT_IMPLEMENTED
-        if isinstance(cmd, Auth):
+        elif step == "AUTH":
+            assert isinstance(cmd, Auth)
             if self.authenticated:
                 return BAD_SEQUENCE.with_text("Already authenticated (RFC 4954 §4)")
             if self.auth_failures >= self.config.limits.auth_attempts:
                 return _TOO_MANY_AUTH  # RFC 4954 §4: bound the guessing, then hang up
             if self.auth_requires_tls and not self.tls_active and self.capabilities.has("AUTH"):
                 return ENCRYPTION_REQUIRED
+            caps = self.advertised
             if not caps.has("AUTH"):
                 return NOT_IMPLEMENTED
             if cmd.mechanism not in caps.auth_mechanisms:
@@ -300,25 +310,24 @@ class ServerConnection(ConnectionBase[Reply]):
             if step in ("MAIL", "AUTH", "STARTTLS") and st is State.HELLO:
                 return BAD_SEQUENCE.with_text("Send EHLO/HELO first (RFC 5321 §4.1.4)")
             return BAD_SEQUENCE
-        if isinstance(cmd, Mail):
-            return self._check_mail(cmd, caps)
-        if isinstance(cmd, Rcpt):
+        if step == "MAIL":
+            assert isinstance(cmd, Mail)
+            return self._check_mail(cmd, self.advertised)
+        if step == "RCPT":
+            assert isinstance(cmd, Rcpt)
             if len(self.recipients) >= self.config.limits.recipients:
                 return TOO_MANY_RECIPIENTS  # RFC 5321 §4.5.3.1.10
-            if self._params_refused("RCPT", rcpt_param_items(cmd.params), caps):
+            if self._params_refused("RCPT", rcpt_param_items(cmd.params), self.advertised):
                 return PARAM_UNKNOWN
-        if isinstance(cmd, Data) and self._buffer and self.config.strict_pipelining:
-            # RFC 2920 §3.1: DATA ends a group; bytes already behind it were sent before the
-            # 354 could be seen. They are never taken as message data, nor as commands.
-            self._close_after = True
-            return _IMPROPER_PIPELINING
-        if (
-            isinstance(cmd, Data)
-            and self.mail is not None
-            and self.mail.params.body == "BINARYMIME"
-        ):
-            return _BINARY_NEEDS_BDAT  # RFC 3030 §3
-        if isinstance(cmd, Bdat) and not caps.chunking:
+        elif step == "DATA":
+            if self._buffer and self.config.strict_pipelining:
+                # RFC 2920 §3.1: DATA ends a group; bytes already behind it were sent before
+                # the 354 could be seen. They are never taken as message data, nor as commands.
+                self._close_after = True
+                return _IMPROPER_PIPELINING
+            if self.mail is not None and self.mail.params.body == "BINARYMIME":
+                return _BINARY_NEEDS_BDAT  # RFC 3030 §3
+        elif step in ("BDAT", "BDAT LAST") and not self.advertised.chunking:
             return NOT_IMPLEMENTED
         return None
 

@@ -650,3 +650,21 @@ def test_what_is_advertised_follows_the_session_and_is_shared_by_connections() -
     # A different server in the same process is not confused with the first.
     other = ServerConnection(capabilities=Capabilities.build(domain="mx2.example", size=5))
     assert other.ehlo_reply().lines[0] == "mx2.example" and "SIZE 5" in other.ehlo_reply().lines
+
+
+def test_helo_is_answered_with_the_server_name_only() -> None:
+    # RFC 5321 §4.1.1.1: HELO's 250 names the server and lists no extensions (those are
+    # EHLO's); the reply is built once per name and shared by a server's connections.
+    config = ServerConfig(hostname="mx.example")
+    server = ServerConnection(config=config)
+    assert server.helo_reply() == Reply(code=250, lines=("mx.example",))
+    assert server.helo_reply() is ServerConnection(config=config).helo_reply()
+    assert ServerConnection(config=ServerConfig(hostname="mx2.example")).helo_reply().lines == (
+        "mx2.example",
+    )
+    server.send(server.greeting())
+    server.receive_data(b"HELO client.example\r\n")
+    [helo] = drain(server)
+    assert server.send(server.helo_reply()) == b"250 mx.example\r\n"
+    assert server.state is State.READY and not server.esmtp
+    assert helo == Helo(hostname="client.example")

@@ -389,11 +389,7 @@ class AsyncServerSession:
         """Answer EHLO/LHLO/HELO: the handler's reply, or the capabilities."""
         if reply is None:
             conn = self.conn
-            reply = (
-                conn.ehlo_reply()
-                if not isinstance(event, Helo)
-                else Reply.of(250, conn.config.hostname)
-            )
+            reply = conn.helo_reply() if isinstance(event, Helo) else conn.ehlo_reply()
         if reply.is_positive:
             self._update(helo_name=event.hostname, esmtp=not isinstance(event, Helo))
         self._reply(reply)
