@@ -86,16 +86,16 @@ class ClientConnection(ConnectionBase[Event]):
         st = self._state
         if st in (State.CLOSED, State.TLS):
             raise LocalProtocolError(f"cannot send in state {st.value}")
-        if isinstance(event, MessageData):
-            return self._send_data(event.data)
-        if isinstance(event, EndOfMessage):
-            if self._encoder is None or self._pending:
-                raise LocalProtocolError("EndOfMessage outside the DATA phase")
-            out = self._encoder.finish()
-            self._encoder = None
-            self._expect(".", None)
-            return out
         if not isinstance(event, Command):
+            if isinstance(event, MessageData):
+                return self._send_data(event.data)
+            if isinstance(event, EndOfMessage):
+                if self._encoder is None or self._pending:
+                    raise LocalProtocolError("EndOfMessage outside the DATA phase")
+                out = self._encoder.finish()
+                self._encoder = None
+                self._expect(".", None)
+                return out
             raise LocalProtocolError(f"a client sends commands, not {type(event).__name__}")
         if self._chunk_left or self._encoder is not None:
             raise LocalProtocolError("finish the message data before the next command")

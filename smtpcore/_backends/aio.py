@@ -292,12 +292,12 @@ class AsyncIOStream(AsyncStream):
 
     async def read(self, max_bytes: int, timeout: float | None) -> bytes:
         proto = self._protocol
-        if not proto.buffered and not proto.eof:
+        if not proto._size and not proto.eof:
             try:
-                await proto.wait_readable(timeout)
+                await proto.wait(timeout)
             except OSError as exc:  # TimeoutError and ssl.SSLError too
                 _reraise("read", exc)
-        if proto.buffered:
+        if proto._size:
             return proto.take(max_bytes)
         if proto.exc is not None:
             with map_errors("read"):
@@ -311,7 +311,8 @@ class AsyncIOStream(AsyncStream):
             if self._transport.is_closing():
                 raise ConnectionResetError("connection closed")
             self._transport.write(data)
-            await self._protocol.drain(timeout)
+            if self._protocol._write_paused:  # else drain() would return at once
+                await self._protocol.drain(timeout)
         except OSError as exc:  # TimeoutError and ssl.SSLError too
             _reraise("write", exc)
 
