@@ -238,3 +238,31 @@ def test_a_socket_subclass_keeps_pythons_timeout() -> None:
             assert sub.gettimeout() is not None  # Python's timeout is in force
         finally:
             sub.close()
+
+
+def test_starttls_on_a_connection_the_peer_reset_is_a_typed_error_and_leaks_nothing() -> None:
+    # A peer that resets the connection between its 220 to STARTTLS and the handshake. On
+    # CPython before 3.11.8/3.12.2 (gh-113280), ssl's wrap_socket leaks the SSLSocket that
+    # owns the descriptor when its "are we connected" probe read fails: the stream checks
+    # first, so the caller gets a typed error and the descriptor stays with its own socket.
+    import gc
+    import warnings
+
+    from smtpcore._errors import TLSError
+
+    _, client_ctx = tls_contexts()
+    listener = socket.create_server(("127.0.0.1", 0))
+    with listener:
+        client = socket.create_connection(listener.getsockname()[:2], timeout=5)
+        peer, _ = listener.accept()
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        peer.close()  # SO_LINGER 0: a reset, not a FIN
+        time.sleep(0.2)  # the reset arrives
+        stream = SocketStream(client)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            with pytest.raises(TLSError):
+                stream.start_tls(client_ctx, server_hostname="localhost", timeout=5)
+            stream.close()
+            gc.collect()  # an SSLSocket leaked by the failure would warn here
+    assert client.fileno() == -1  # closed by the stream, not left to the garbage collector

@@ -106,7 +106,10 @@ class FakeConn:
 
     def starttls(self, ctx: ssl.SSLContext) -> None:
         assert not self.buf
-        # keep the SSL socket before the handshake, so a failed one is still closed
+        # keep the SSL socket before the handshake, so a failed one is still closed; a
+        # client that reset the connection fails before wrap_socket, which would leak its
+        # SSLSocket on CPython before 3.11.8/3.12.2 (gh-113280)
+        self.sock.getpeername()
         self.sock = ctx.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
         self.sock.do_handshake()
 

@@ -73,7 +73,10 @@ class Raw:
     def starttls(self, ctx: ssl.SSLContext) -> None:
         assert not self.buf, f"bytes behind the 220: {self.buf!r}"
         # The SSL socket takes the connection over at once: keep it before the handshake
-        # so that a failed handshake still closes it (no ResourceWarning).
+        # so that a failed handshake still closes it (no ResourceWarning). A connection the
+        # server has reset already fails here, before wrap_socket, which would leak its
+        # SSLSocket on CPython before 3.11.8/3.12.2 (gh-113280).
+        self.sock.getpeername()
         self.sock = ctx.wrap_socket(
             self.sock, server_hostname="localhost", do_handshake_on_connect=False
         )

@@ -143,6 +143,11 @@ class SocketStream(SyncStream):
         timeout: float | None = None,
     ) -> SocketStream:
         with map_errors("tls"):
+            # A peer that reset the connection since its last reply: say so before wrapping.
+            # For a socket in that state CPython's wrap_socket (before 3.11.8 and 3.12.2,
+            # gh-113280) fails in its connectedness probe and leaks the SSLSocket that took
+            # the descriptor over; this socket keeps it, and close() closes it.
+            self._sock.getpeername()
             self._sock.settimeout(timeout)  # a TLS socket keeps Python's timeout (see above)
             tls = context.wrap_socket(
                 self._sock,
