@@ -668,3 +668,32 @@ def test_helo_is_answered_with_the_server_name_only() -> None:
     assert server.send(server.helo_reply()) == b"250 mx.example\r\n"
     assert server.state is State.READY and not server.esmtp
     assert helo == Helo(hostname="client.example")
+
+
+@pytest.mark.parametrize(
+    "ender",
+    [
+        Noop(),
+        Ehlo(hostname="again.example"),
+        Quit(),
+        StartTLS(),
+        Auth(mechanism="PLAIN"),
+        Data(),
+    ],
+    ids=lambda c: type(c).__name__,
+)
+def test_nothing_is_pipelined_behind_a_group_ender(ender: object) -> None:
+    # RFC 2920 §3.1 ("can only appear as the last command in a group"), RFC 3207 §4.2 and
+    # RFC 4954 §4: until its reply comes, nothing may follow, whatever else is pending.
+    pair = session(server_caps=caps(starttls=True, auth=["PLAIN"]))
+    client = pair.client
+    if isinstance(ender, Data):  # DATA needs a recipient; MAIL and RCPT pending before it
+        client.send(Mail(reverse_path=A("a@c.example")))
+        client.send(Rcpt(forward_path=A("b@mx.example")))
+    else:
+        client.send(Rset())  # something pending before it
+    assert isinstance(ender, (Noop, Ehlo, Quit, StartTLS, Auth, Data))
+    client.send(ender)
+    with pytest.raises(LocalProtocolError, match=rf"cannot follow {client.pending[-1]}"):
+        client.send(Rset())
+    assert client.state is State.ERROR

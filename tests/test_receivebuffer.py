@@ -317,3 +317,36 @@ def test_may_hold_line_is_false_only_when_extract_line_must_return_none() -> Non
     assert len(buf) == 0 and buf.may_hold_line
     assert buf.extract_line(10) is LINE_TOO_LONG
     assert not buf.may_hold_line
+
+
+def test_take_match_consumes_a_whole_matching_line_or_nothing() -> None:
+    import re
+
+    line = re.compile(rb"([0-9]{3}) ([^\r\n]*)\r\n")
+    buf = ReceiveBuffer()
+    buf.feed(b"250 ok\r\n250 par")
+    assert buf.take_match(line, 100) == (b"250", b"ok")
+    assert len(buf) == 7  # the partial line stays
+    assert buf.take_match(line, 100) is None and len(buf) == 7
+    buf.feed(b"tial\r\n")
+    assert buf.take_match(line, 10) is None and len(buf) == 13  # over max_length: untouched
+    assert buf.take_match(line, 13) == (b"250", b"partial") and len(buf) == 0
+    # the groups are copies: the storage they came from is cleared once all is consumed
+    buf.feed(b"354 go\r\n")
+    groups = buf.take_match(line, 100)
+    buf.feed(b"xxxxxxxx")
+    assert groups == (b"354", b"go")
+
+
+def test_take_match_waits_while_an_over_long_line_is_dropped_or_owed() -> None:
+    import re
+
+    any_line = re.compile(rb"[^\r\n]*\r\n")
+    buf = ReceiveBuffer()
+    buf.feed(b"x" * 20)
+    assert buf.extract_line(10) is None and buf.discarding
+    assert buf.take_match(any_line, 100) is None
+    buf.feed(b"\r\nok\r\n")
+    assert buf.take_match(any_line, 100) is None  # LINE_TOO_LONG is owed first
+    assert buf.extract_line(10) is LINE_TOO_LONG
+    assert buf.take_match(any_line, 100) == ()
