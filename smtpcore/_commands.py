@@ -351,12 +351,37 @@ _HELLOS: Final[dict[str, type[Ehlo] | type[Helo] | type[Lhlo]]] = {
 }
 
 
+# Whole command lines parsed before, and their (immutable) commands: clients send the same
+# lines again and again ("DATA", "QUIT", their HELO, their MAIL FROM). Bounded in entries
+# and in the length of a line kept (RFC 5321 §4.5.3.1.4's 512 octets with the CRLF): a peer
+# that sends ever new lines only empties it now and then, and no configured command-line
+# limit makes it big. Errors are never kept, and neither is an AUTH line (a credential must
+# not outlive its session in a process-wide table).
+_PARSED: dict[tuple[bytes, bool, bool], Command] = {}
+_PARSED_MAX: Final = 256
+_PARSED_LINE_MAX: Final = 510
+
+
 def parse_command(raw: bytes, *, strict: bool = False, utf8: bool = False) -> Command:
     """A command line (without CRLF) to a Command event.
 
     ``utf8`` says an SMTPUTF8 transaction is in effect (UTF-8 addresses in RCPT; MAIL decides
     for itself through its SMTPUTF8 parameter). Raises LocalProtocolError with the reply hint.
     """
+    if type(raw) is not bytes or len(raw) > _PARSED_LINE_MAX:
+        return _parse_command(raw, strict, utf8)
+    key = (raw, strict, utf8)
+    cmd = _PARSED.get(key)
+    if cmd is None:
+        cmd = _parse_command(raw, strict, utf8)
+        if not isinstance(cmd, Auth):
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED[key] = cmd
+    return cmd
+
+
+def _parse_command(raw: bytes, strict: bool, utf8: bool) -> Command:
     try:
         line = raw.decode("ascii")
     except UnicodeDecodeError:

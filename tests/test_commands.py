@@ -510,3 +510,29 @@ def test_ascii_commands_format_without_smtputf8(cmd: Command) -> None:
     # only MAIL with its SMTPUTF8 parameter may carry UTF-8 by itself (RFC 6531 §3.4)
     assert wire.isascii() or (isinstance(cmd, Mail) and cmd.params.smtputf8)
     assert parse_command(wire[:-2], strict=True) == cmd
+
+
+def test_a_line_parsed_again_gives_the_same_command_and_errors_are_never_kept() -> None:
+    from smtpcore import _commands
+
+    _commands._PARSED.clear()
+    line = b"MAIL FROM:<a@b.example> SIZE=100"
+    first = parse_command(line)
+    assert first is parse_command(line)  # kept: commands are immutable
+    assert first == _commands._parse_command(line, False, False)
+    # strict and utf8 are part of the key: the same bytes may mean something else
+    assert parse_command(b"QUIT ", strict=False) == Quit()
+    with pytest.raises(LocalProtocolError):
+        parse_command(b"QUIT ", strict=True)  # RFC 5321 §4.1.1: SP needs an argument
+    with pytest.raises(LocalProtocolError):
+        parse_command(b"QUIT ", strict=True)  # the error was not kept either
+    # never kept: AUTH lines (credentials) and lines over 510 octets
+    auth = b"AUTH PLAIN AGFsaWNlAHNlY3JldA=="
+    assert parse_command(auth) == Auth(mechanism="PLAIN", initial_response=b"\0alice\0secret")
+    long = b"NOOP " + b"x" * 506
+    assert parse_command(long) == Noop(argument="x" * 506)
+    assert all(key[0] not in (auth, long) for key in _commands._PARSED)
+    # bounded
+    for i in range(_commands._PARSED_MAX * 2):
+        parse_command(b"NOOP %d" % i)
+    assert len(_commands._PARSED) <= _commands._PARSED_MAX
