@@ -111,3 +111,34 @@ def test_lmtp_batch_goes_one_message_at_a_time_with_a_reply_per_recipient(
         results = client.send_messages([(body(i), "a@example.org", rcpts) for i in range(3)])
     assert [[o.status for o in r.recipients] for r in results] == [["delivered", "deferred"]] * 3
     assert [m.data for m in rec.messages] == [body(i) for i in range(3)]
+
+
+@servers
+@pytest.mark.parametrize("client_kind", ["sync", "aio"])
+def test_batch_of_bytes_a_file_and_a_message_over_a_chunk(
+    make_server: Any, client_kind: str
+) -> None:
+    # The usual message (bytes in one piece) is encoded in place; a file, or a message over
+    # the client's 1 MiB piece, goes through the streaming path: all arrive whole, in order.
+    import io
+
+    big = b"Subject: big\r\n\r\n" + (b"y" * 78 + b"\r\n") * 20_000  # 1.6 MB
+    items: list[tuple[Any, str, list[str]]] = [
+        (body(0), "s0@example.org", ["r0@example.net"]),
+        (io.BytesIO(body(1)), "s1@example.org", ["r1@example.net"]),
+        (big, "s2@example.org", ["r2@example.net"]),
+        (body(3), "s3@example.org", ["r3@example.net"]),
+    ]
+    with make_server() as (server, rec):
+        if client_kind == "sync":
+            with SMTPClient("127.0.0.1", server.port, tls_policy="none") as client:
+                results = client.send_messages(items)
+        else:
+
+            async def run() -> list[Any]:
+                async with AsyncSMTPClient("127.0.0.1", server.port, tls_policy="none") as c:
+                    return await c.send_messages(items)
+
+            results = asyncio.run(run())
+    assert all(r.delivered for r in results) and len(results) == 4
+    assert [m.data for m in rec.messages] == [body(0), body(1), big, body(3)]

@@ -330,8 +330,11 @@ class AsyncSMTPClient:
             for c, raw in zip(cmds, lines, strict=True):
                 log.debug("C: %s", self._conn_line(c, raw))
         await self._write(prefix + b"".join(lines), timeout)
-        if before is not None:
-            await self._data_replies(before)
+        if before is not None:  # (what _data_replies does, without a coroutine more)
+            for reply in await self._read_replies(
+                before.data_replies_expected, self.timeouts.data_term
+            ):
+                before.record(reply)
         return await self._read_replies(len(cmds), timeout)
 
     @staticmethod
@@ -476,7 +479,9 @@ class AsyncSMTPClient:
         :class:`PermanentReplyError`/:class:`TransientReplyError` only when no recipient got
         the message (``raise_on_failure``); the error's ``result`` has the details.
         """
-        msg, txn = await self._plan(
+        if self._stream is None:
+            await self.connect()
+        msg, txn = self._plan(
             message,
             mail_from,
             rcpt_to,
@@ -517,7 +522,9 @@ class AsyncSMTPClient:
         try:
             for message, mail_from, rcpt_to in messages:
                 try:
-                    msg, txn = await self._plan(message, mail_from, rcpt_to)
+                    if self._stream is None:
+                        await self.connect()
+                    msg, txn = self._plan(message, mail_from, rcpt_to)
                 except Exception:
                     if held is not None:  # a bad message: the one before it ends first
                         results.append(await self._finish_held(held))
@@ -531,7 +538,12 @@ class AsyncSMTPClient:
                     results.append(await self._conclude(held[0], False))
                     held = None
                 if txn.ready_for_data and not txn.use_bdat and txn.pipelining and not self.lmtp:
-                    held = (txn, await self._send_data(txn, msg.source, hold=True))
+                    source = msg.source
+                    if type(source) is bytes and len(source) <= _CHUNK:  # the usual message
+                        end = self._conn.send(MessageData(data=source))
+                        held = (txn, end + self._conn.send(_END_OF_MESSAGE))
+                    else:
+                        held = (txn, await self._send_data(txn, source, hold=True))
                     continue
                 await self._content(txn, msg)
                 results.append(await self._conclude(txn, False))
@@ -549,7 +561,7 @@ class AsyncSMTPClient:
         await self._data_replies(txn)
         return await self._conclude(txn, False)
 
-    async def _plan(
+    def _plan(
         self,
         message: MessageSource,
         mail_from: Address | str | None,
@@ -562,8 +574,7 @@ class AsyncSMTPClient:
         binary: bool = False,
         use_bdat: bool | None = None,
     ) -> tuple[PreparedMessage, Transaction]:
-        if self._stream is None:
-            await self.connect()
+        """The message prepared and its transaction planned (connected: the caller's part)."""
         caps = self.capabilities
         assert caps is not None
         msg = prepare_message(

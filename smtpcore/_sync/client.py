@@ -331,8 +331,11 @@ class SMTPClient:
             for c, raw in zip(cmds, lines, strict=True):
                 log.debug("C: %s", self._conn_line(c, raw))
         self._write(prefix + b"".join(lines), timeout)
-        if before is not None:
-            self._data_replies(before)
+        if before is not None:  # (what _data_replies does, without a coroutine more)
+            for reply in self._read_replies(
+                before.data_replies_expected, self.timeouts.data_term
+            ):
+                before.record(reply)
         return self._read_replies(len(cmds), timeout)
 
     @staticmethod
@@ -477,6 +480,8 @@ class SMTPClient:
         :class:`PermanentReplyError`/:class:`TransientReplyError` only when no recipient got
         the message (``raise_on_failure``); the error's ``result`` has the details.
         """
+        if self._stream is None:
+            self.connect()
         msg, txn = self._plan(
             message,
             mail_from,
@@ -518,6 +523,8 @@ class SMTPClient:
         try:
             for message, mail_from, rcpt_to in messages:
                 try:
+                    if self._stream is None:
+                        self.connect()
                     msg, txn = self._plan(message, mail_from, rcpt_to)
                 except Exception:
                     if held is not None:  # a bad message: the one before it ends first
@@ -532,7 +539,12 @@ class SMTPClient:
                     results.append(self._conclude(held[0], False))
                     held = None
                 if txn.ready_for_data and not txn.use_bdat and txn.pipelining and not self.lmtp:
-                    held = (txn, self._send_data(txn, msg.source, hold=True))
+                    source = msg.source
+                    if type(source) is bytes and len(source) <= _CHUNK:  # the usual message
+                        end = self._conn.send(MessageData(data=source))
+                        held = (txn, end + self._conn.send(_END_OF_MESSAGE))
+                    else:
+                        held = (txn, self._send_data(txn, source, hold=True))
                     continue
                 self._content(txn, msg)
                 results.append(self._conclude(txn, False))
@@ -563,8 +575,7 @@ class SMTPClient:
         binary: bool = False,
         use_bdat: bool | None = None,
     ) -> tuple[PreparedMessage, Transaction]:
-        if self._stream is None:
-            self.connect()
+        """The message prepared and its transaction planned (connected: the caller's part)."""
         caps = self.capabilities
         assert caps is not None
         msg = prepare_message(
