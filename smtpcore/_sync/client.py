@@ -540,9 +540,13 @@ class SMTPClient:
                     held = None
                 if txn.ready_for_data and not txn.use_bdat and txn.pipelining and not self.lmtp:
                     source = msg.source
-                    if type(source) is bytes and len(source) <= _CHUNK:  # the usual message
-                        end = self._conn.send(MessageData(data=source))
-                        held = (txn, end + self._conn.send(_END_OF_MESSAGE))
+                    if type(source) is bytes and len(source) <= _CHUNK:
+                        # The usual message, one piece: what _send_data(hold=True) does,
+                        # without a coroutine for it.
+                        early, last = self._last_write(self._conn.send(MessageData(data=source)))
+                        if early:
+                            self._write(early, self.timeouts.data_block)
+                        held = (txn, last)
                     else:
                         held = (txn, self._send_data(txn, source, hold=True))
                     continue
@@ -662,15 +666,22 @@ class SMTPClient:
             if pending:
                 self._write(pending, t.data_block)
             pending = self._conn.send(MessageData(data=piece))
-        end = self._conn.send(_END_OF_MESSAGE)
-        if len(pending) > _COALESCE:
-            self._write(pending, t.data_block)
-            pending = b""
+        early, last = self._last_write(pending)
+        if early:
+            self._write(early, t.data_block)
         if hold:
-            return pending + end
-        self._write(pending + end, t.data_block)
+            return last
+        self._write(last, t.data_block)
         self._data_replies(txn)
         return b""
+
+    def _last_write(self, pending: bytes) -> tuple[bytes, bytes]:
+        """The end of data after the last encoded piece: (a piece too big to coalesce, to
+        write first or b""; the last write, the end of data with the piece if it is small)."""
+        end = self._conn.send(_END_OF_MESSAGE)
+        if len(pending) > _COALESCE:
+            return pending, end
+        return b"", pending + end
 
     def _data_replies(self, txn: Transaction) -> None:
         """The replies to the end of data (one per accepted recipient under LMTP)."""
