@@ -472,7 +472,8 @@ class ServerConnection(ConnectionBase[Reply]):
         if self._bdat_refusal is not None:
             hint = self._bdat_refusal
             self._bdat_refusal = None
-            return self._invalid("BDAT", f"BDAT {cmd.size}", hint.text, hint)
+            line = f"BDAT {cmd.size} LAST" if cmd.last else f"BDAT {cmd.size}"
+            return self._invalid("BDAT", line, hint.text, hint)
         if cmd.last:
             scan = self._scanner
             scan.finish()

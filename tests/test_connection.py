@@ -473,6 +473,7 @@ def test_bdat_session_and_refused_chunk_is_discarded() -> None:
     events = drain(pair.server)
     assert len(events) == 1 and isinstance(events[0], InvalidCommand)
     assert events[0].hint.code == 503
+    assert events[0].line == "BDAT 20 LAST"  # the command as it came, for the log
     pair.server.send(Reply.from_hint(events[0].hint))
     assert drain(pair.server) == [Noop()]
 
