@@ -20,13 +20,15 @@ from ._receivebuffer import ReceiveBuffer
 
 __all__ = ["ReplyAssembler", "format_reply", "MAX_REPLY_LINE"]
 
-_REPLY_LINE: Final = re.compile(rb"([2-5][0-5][0-9])([ -]?)(.*)", re.DOTALL)
+_CODE: Final = rb"([2-5][0-5][0-9])"  # Reply-code
+_TEXT: Final = rb"([^\r\n\x00]*)"  # textstring as far as CR, LF and NUL go
+_REPLY_LINE: Final = re.compile(_CODE + rb"([ -]?)(.*)", re.DOTALL)
 # The usual line in one match: a code, a separator and text without CR, LF or NUL. A line it
 # does not match goes through the checks one by one, for the error that names its fault.
-_GOOD_LINE: Final = re.compile(rb"([2-5][0-5][0-9])(?:([ -])([^\r\n\x00]*))?")
-# A whole one-line reply with its CRLF, as _GOOD_LINE checks it, matched where it lies in
+_GOOD_LINE: Final = re.compile(_CODE + rb"(?:([ -])" + _TEXT + rb")?")
+# The same grammar for a whole last (or only) line with its CRLF, matched where it lies in
 # the receive buffer (see ReplyAssembler.take_reply).
-_ONE_LINE_REPLY: Final = re.compile(rb"([2-5][0-5][0-9])(?: ([^\r\n\x00]*))?\r\n")
+_ONE_LINE_REPLY: Final = re.compile(_CODE + rb"(?: " + _TEXT + rb")?\r\n")
 
 # RFC 5321 §4.5.3.1.5: "The maximum total length of a reply line including the reply code
 # and the <CRLF> is 512 octets."

@@ -142,7 +142,7 @@ class Transaction:
         if params.body is None:
             if binary:
                 changes["body"] = "BINARYMIME"
-            elif eight_bit or params.smtputf8 or changes:
+            elif eight_bit or params.smtputf8 or changes.get("smtputf8"):
                 if not caps.eightbitmime:
                     raise LocalProtocolError(
                         "8-bit content and the server does not offer 8BITMIME (RFC 6152)"
@@ -204,9 +204,9 @@ class Transaction:
         With PIPELINING, everything in one group (RFC 2920 §3.1); without, one command at a
         time, none after a refused MAIL, and no DATA when every recipient was refused.
         """
-        if self._sent > len(self.rcpts) + (0 if self.use_bdat else 1):
-            return []  # MAIL, every RCPT and any DATA went out
         cmds = self._commands()
+        if self._sent >= len(cmds):
+            return []
         if self.pipelining:
             self._sent = len(cmds)
             return cmds

@@ -331,11 +331,8 @@ class SMTPClient:
             for c, raw in zip(cmds, lines, strict=True):
                 log.debug("C: %s", self._conn_line(c, raw))
         self._write(prefix + b"".join(lines), timeout)
-        if before is not None:  # (what _data_replies does, without a coroutine more)
-            for reply in self._read_replies(
-                before.data_replies_expected, self.timeouts.data_term
-            ):
-                before.record(reply)
+        if before is not None:
+            self._data_replies(before)
         return self._read_replies(len(cmds), timeout)
 
     @staticmethod
@@ -539,16 +536,7 @@ class SMTPClient:
                     results.append(self._conclude(held[0], False))
                     held = None
                 if txn.ready_for_data and not txn.use_bdat and txn.pipelining and not self.lmtp:
-                    source = msg.source
-                    if type(source) is bytes and len(source) <= _CHUNK:
-                        # The usual message, one piece: what _send_data(hold=True) does,
-                        # without a coroutine for it.
-                        early, last = self._last_write(self._conn.send(MessageData(data=source)))
-                        if early:
-                            self._write(early, self.timeouts.data_block)
-                        held = (txn, last)
-                    else:
-                        held = (txn, self._send_data(txn, source, hold=True))
+                    held = (txn, self._send_data(txn, msg.source, hold=True))
                     continue
                 self._content(txn, msg)
                 results.append(self._conclude(txn, False))
@@ -642,7 +630,7 @@ class SMTPClient:
         if txn.needs_rset:
             self.command(Rset())
         result = txn.result()
-        if raise_on_failure and not any(r.delivered for r in result.recipients):
+        if raise_on_failure and not result.delivered:
             deciding = next(
                 (r.reply for r in result.recipients if r.reply is not None), result.mail_reply
             )
@@ -666,22 +654,15 @@ class SMTPClient:
             if pending:
                 self._write(pending, t.data_block)
             pending = self._conn.send(MessageData(data=piece))
-        early, last = self._last_write(pending)
-        if early:
-            self._write(early, t.data_block)
-        if hold:
-            return last
-        self._write(last, t.data_block)
-        self._data_replies(txn)
-        return b""
-
-    def _last_write(self, pending: bytes) -> tuple[bytes, bytes]:
-        """The end of data after the last encoded piece: (a piece too big to coalesce, to
-        write first or b""; the last write, the end of data with the piece if it is small)."""
         end = self._conn.send(_END_OF_MESSAGE)
         if len(pending) > _COALESCE:
-            return pending, end
-        return b"", pending + end
+            self._write(pending, t.data_block)
+            pending = b""
+        if hold:
+            return pending + end
+        self._write(pending + end, t.data_block)
+        self._data_replies(txn)
+        return b""
 
     def _data_replies(self, txn: Transaction) -> None:
         """The replies to the end of data (one per accepted recipient under LMTP)."""
