@@ -2,7 +2,9 @@
 
     python benchmarks/_clients.py KIND --port P --count N --size OCTETS [--conns C]
 
-KIND is smtplib, smtpcore-sync, aiosmtplib or smtpcore-async. The message is built before
+KIND is smtplib, smtpcore-sync, aiosmtplib or smtpcore-async (and their variants below:
+``-batch`` sends with ``send_messages``, ``-data`` with ``use_bdat=False``, the DATA a server
+without CHUNKING would get). The message is built before
 the clock starts; the client connects (``--conns`` connections, asyncio kinds only), sends
 ``--count`` messages in all over them, says QUIT, and prints one JSON line: wall seconds and
 CPU seconds (this process's own ``getrusage``) of the sending, and the peak RSS in KiB.
@@ -63,12 +65,12 @@ def run_smtplib(port: int, count: int, message: bytes) -> None:
             client.sendmail(SENDER, [RECIPIENT], message)
 
 
-def run_smtpcore_sync(port: int, count: int, message: bytes) -> None:
+def run_smtpcore_sync(port: int, count: int, message: bytes, use_bdat: bool | None) -> None:
     from smtpcore.sync import SMTPClient
 
     with SMTPClient("127.0.0.1", port, tls_policy="none") as client:
         for _ in range(count):
-            client.send_message(message, SENDER, [RECIPIENT])
+            client.send_message(message, SENDER, [RECIPIENT], use_bdat=use_bdat)
 
 
 BATCH = 100  # messages per send_messages call in the *-batch kinds
@@ -110,13 +112,15 @@ async def run_aiosmtplib(port: int, count: int, message: bytes, conns: int) -> N
     await asyncio.gather(*(worker(n) for n in split(count, conns)))
 
 
-async def run_smtpcore_async(port: int, count: int, message: bytes, conns: int) -> None:
+async def run_smtpcore_async(
+    port: int, count: int, message: bytes, conns: int, use_bdat: bool | None
+) -> None:
     from smtpcore.aio import AsyncSMTPClient
 
     async def worker(n: int) -> None:
         async with AsyncSMTPClient("127.0.0.1", port, tls_policy="none") as client:
             for _ in range(n):
-                await client.send_message(message, SENDER, [RECIPIENT])
+                await client.send_message(message, SENDER, [RECIPIENT], use_bdat=use_bdat)
 
     await asyncio.gather(*(worker(n) for n in split(count, conns)))
 
@@ -133,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         "smtplib",
         "smtpcore-sync",
         "smtpcore-sync-batch",
+        "smtpcore-sync-data",
         "aiosmtplib",
         "smtpcore-async",
         "smtpcore-async-batch",
+        "smtpcore-async-data",
         "asyncio-floor",
         "asyncio-floor-batch",
     ]
@@ -151,8 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     modules = {
         "smtpcore-sync": "smtpcore.sync",
         "smtpcore-sync-batch": "smtpcore.sync",
+        "smtpcore-sync-data": "smtpcore.sync",
         "smtpcore-async": "smtpcore.aio",
         "smtpcore-async-batch": "smtpcore.aio",
+        "smtpcore-async-data": "smtpcore.aio",
         "asyncio-floor": "_floors",
         "asyncio-floor-batch": "_floors",
     }
@@ -160,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
     if args.kind == "smtplib":
         run_smtplib(args.port, args.count, message)
-    elif args.kind == "smtpcore-sync":
-        run_smtpcore_sync(args.port, args.count, message)
+    elif args.kind in ("smtpcore-sync", "smtpcore-sync-data"):
+        use_bdat = False if args.kind.endswith("-data") else None
+        run_smtpcore_sync(args.port, args.count, message, use_bdat)
     elif args.kind == "smtpcore-sync-batch":
         run_smtpcore_sync_batch(args.port, args.count, message)
     elif args.kind == "smtpcore-async-batch":
@@ -172,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.kind == "aiosmtplib":
         asyncio.run(run_aiosmtplib(args.port, args.count, message, args.conns))
     else:
-        asyncio.run(run_smtpcore_async(args.port, args.count, message, args.conns))
+        use_bdat = False if args.kind.endswith("-data") else None
+        asyncio.run(run_smtpcore_async(args.port, args.count, message, args.conns, use_bdat))
     wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"wall": wall, "cpu": cpu, "maxrss_kib": maxrss, "octets": len(message)}))

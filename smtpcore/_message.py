@@ -86,8 +86,10 @@ class MessageScan(NamedTuple):  # immutable; a NamedTuple is built in a third of
     data: bytes  # the normalised message
 
 
-def scan_message(data: bytes) -> MessageScan:
-    norm = normalize_line_endings(data)
+def scan_message(data: bytes, *, binary: bool = False) -> MessageScan:
+    """What a message needs from the session. A ``binary`` one (BODY=BINARYMIME, RFC 3030
+    §3) is taken as it is: a bare CR or LF is data there, not a line end to repair."""
+    norm = data if binary else normalize_line_endings(data)
     end = norm.find(b"\r\n\r\n")
     headers = norm if end < 0 else norm[:end]
     return MessageScan(
@@ -166,12 +168,14 @@ def prepare_message(
     smtputf8: bool,
     size: int | None = None,
     eight_bit: bool | None = None,
+    binary: bool = False,
 ) -> PreparedMessage:
     """The envelope (from the headers when not given) and the content of a message.
 
     An ``email.message.Message`` is rendered for SMTP (UTF-8 headers kept when the server
-    offers SMTPUTF8) and scanned; bytes are scanned; a file or an iterable is streamed as it
-    is, with the caller's ``size`` and ``eight_bit``.
+    offers SMTPUTF8) and scanned; bytes are scanned (their line ends made CRLF unless
+    ``binary``); a file or an iterable is streamed as it is, with the caller's ``size`` and
+    ``eight_bit``.
     """
     sender = as_address(mail_from)
     utf8_headers = False
@@ -183,7 +187,7 @@ def prepare_message(
             rcpt_to = hdr_to if rcpt_to is None else rcpt_to
         message = message_bytes(message, smtputf8=smtputf8)
     if isinstance(message, (bytes, bytearray, memoryview)):
-        scan = scan_message(bytes(message))
+        scan = scan_message(bytes(message), binary=binary)
         source = scan.data
         size, eight_bit, utf8_headers = scan.size, scan.eight_bit, scan.utf8_headers
     else:

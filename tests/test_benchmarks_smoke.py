@@ -24,6 +24,8 @@ SCENARIOS = (
     "client-async-1k",
     "client-async-1k-8",
     "client-big",
+    "client-async-chunking",
+    "client-sync-chunking",
     "codec",
     "server-idle",
 )

@@ -29,11 +29,13 @@ def batch(n: int) -> list[tuple[bytes, str, list[str]]]:
 
 
 @servers
+@pytest.mark.parametrize("use_bdat", [False, None], ids=["DATA", "BDAT"])
 def test_sync_batch_is_delivered_in_order_one_write_per_message(
-    make_server: Any, monkeypatch: pytest.MonkeyPatch
+    make_server: Any, use_bdat: bool | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with make_server() as (server, rec):
         with SMTPClient("127.0.0.1", server.port, tls_policy="none") as client:
+            assert client.capabilities is not None and client.capabilities.chunking
             writes: list[bytes] = []
             original = client._write
 
@@ -42,13 +44,24 @@ def test_sync_batch_is_delivered_in_order_one_write_per_message(
                 original(data, timeout)
 
             monkeypatch.setattr(client, "_write", recording)
-            results = client.send_messages(batch(4))
+            results = client.send_messages(batch(4), use_bdat=use_bdat)
             sent = list(writes)  # what send_messages wrote (QUIT comes after)
         assert [r.delivered for r in results] == [(A(f"r{i}@example.net"),) for i in range(4)]
         assert [m.envelope.mail_from for m in rec.messages] == [
             A(f"s{i}@example.org") for i in range(4)
         ]
         assert [m.data for m in rec.messages] == [body(i) for i in range(4)]
+    if use_bdat is None:
+        # CHUNKING: each message whole in one BDAT LAST behind its own envelope, one write
+        # and one round trip each (RFC 3030 §4.2); BDAT LAST ends its group.
+        assert len(sent) == 4
+        for i, write in enumerate(sent):
+            size = len(body(i))
+            assert write == (
+                b"MAIL FROM:<s%d@example.org> SIZE=%d\r\nRCPT TO:<r%d@example.net>\r\n"
+                b"BDAT %d LAST\r\n" % (i, size, i, size) + body(i)
+            )
+        return
     # One write for the first envelope, then one per message: its data, its end, and the
     # next envelope together (RFC 2920 §3.1); the last data goes out alone.
     assert len(sent) == 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smtpcore import Address, Capabilities, Data, LocalProtocolError, Mail, Rcpt, Reply
-from smtpcore._transaction import Transaction
+from smtpcore._transaction import BDAT_WITH_ENVELOPE_MAX, Transaction
 
 A = Address.parse
 
@@ -136,3 +136,114 @@ def test_bdat_chosen_for_big_or_binary_messages() -> None:
         binary=True,
     )
     assert binary.use_bdat and binary.mail.params.body == "BINARYMIME"
+
+
+def test_small_whole_message_rides_with_the_envelope_as_bdat_last() -> None:
+    # RFC 3030 §4.2's example pipelines MAIL, RCPT and "BDAT 986 LAST" with its data: with
+    # CHUNKING and PIPELINING a small message held in memory needs one round trip.
+    def plan(size: int | None = 100, whole: bool = True, **kw: object) -> Transaction:
+        use_bdat = kw.pop("use_bdat", None)
+        return Transaction(
+            mail_from=A("a@x.test"),
+            recipients=[A("b@y.test")],
+            capabilities=caps(**kw),
+            size=size,
+            whole=whole,
+            use_bdat=use_bdat,  # type: ignore[arg-type]
+        )
+
+    txn = plan(chunking=True)
+    assert txn.use_bdat and txn.bdat_with_envelope
+    assert [type(c) for c in txn.next_commands()] == [Mail, Rcpt]  # BDAT is the adapter's
+    assert plan(size=BDAT_WITH_ENVELOPE_MAX, chunking=True).bdat_with_envelope
+    # Too big to risk before the RCPT replies: DATA below the BDAT threshold, chunks above.
+    over = plan(size=BDAT_WITH_ENVELOPE_MAX + 1, chunking=True)
+    assert not over.use_bdat and not over.bdat_with_envelope
+    # Not in memory (a file, an iterable): its size may be a declaration, not a count.
+    assert not plan(whole=False, chunking=True).bdat_with_envelope
+    assert not plan(size=None, chunking=True).bdat_with_envelope
+    # No CHUNKING, or no PIPELINING (the data would wait for the replies anyway): DATA.
+    assert not plan().use_bdat
+    assert not plan(chunking=True, pipelining=False).use_bdat
+    # The caller decides: never BDAT, or BDAT (still with the envelope when it fits).
+    assert not plan(chunking=True, use_bdat=False).use_bdat
+    forced = plan(chunking=True, pipelining=False, use_bdat=True)
+    assert forced.use_bdat and not forced.bdat_with_envelope
+
+
+def test_bdat_with_the_envelope_is_answered_once() -> None:
+    txn = Transaction(
+        mail_from=A("a@x.test"),
+        recipients=[A("b@y.test"), A("c@y.test")],
+        capabilities=caps(chunking=True),
+        size=10,
+        whole=True,
+    )
+    txn.next_commands()
+    assert not txn.ready_for_data
+    for r in (reply(250, "MAIL"), reply(250, "RCPT"), reply(550, "RCPT")):
+        txn.record(r)
+    assert txn.ready_for_data  # what the adapter's data step would look at ...
+    txn.record(reply(250, "BDAT LAST"))
+    assert not txn.ready_for_data  # ... and the data went with the envelope: nothing to send
+    assert not txn.needs_rset
+    result = txn.result()
+    assert result.delivered == (A("b@y.test"),)
+    assert result.outcome(A("c@y.test")).status == "failed"
+
+
+@pytest.mark.parametrize(
+    ("mail", "rcpt", "data", "rset"),
+    [
+        (250, 250, 250, False),  # delivered: the transaction is over
+        (250, 250, 452, True),  # RFC 3030 §2: a refused chunk leaves the state in doubt
+        (250, 550, 554, True),  # nobody accepted: the server still holds the MAIL
+        (550, 503, 503, False),  # no transaction was ever opened
+    ],
+)
+def test_refused_bdat_is_cleared_with_rset(mail: int, rcpt: int, data: int, rset: bool) -> None:
+    txn = Transaction(
+        mail_from=A("a@x.test"),
+        recipients=[A("b@y.test")],
+        capabilities=caps(chunking=True),
+        size=10,
+        whole=True,
+    )
+    txn.next_commands()
+    for r in (reply(mail, "MAIL"), reply(rcpt, "RCPT"), reply(data, "BDAT LAST")):
+        txn.record(r)
+    assert txn.needs_rset is rset
+    result = txn.result()
+    assert bool(result.delivered) is (data == 250)
+    if mail == rcpt == 250:
+        assert result.data_reply is not None and result.data_reply.code == data
+    else:
+        # Refused because the envelope failed first (as a pipelined DATA's 503, RFC 2920
+        # §3.1): not the message's answer; the envelope's replies decide.
+        assert result.data_reply is None and txn.early_data_reply is not None
+        assert result.recipients[0].reply is not None
+        assert result.recipients[0].reply.code == (mail if mail != 250 else rcpt)
+
+
+def test_lmtp_bdat_rset_only_when_every_recipient_was_refused() -> None:
+    # RFC 2033 §4.2: one reply per accepted recipient; a mixed answer is a finished delivery.
+    def run(*codes: int) -> Transaction:
+        txn = Transaction(
+            mail_from=A("a@x.test"),
+            recipients=[A("b@y.test"), A("c@y.test")],
+            capabilities=caps(chunking=True),
+            size=10,
+            whole=True,
+            lmtp=True,
+        )
+        txn.next_commands()
+        for r in (reply(250, "MAIL"), reply(250, "RCPT"), reply(250, "RCPT")):
+            txn.record(r)
+        assert txn.data_replies_expected == 2
+        for code in codes:
+            txn.record(reply(code, "BDAT LAST"))
+        return txn
+
+    assert not run(250, 452).needs_rset
+    assert run(452, 552).needs_rset
+    assert run(250, 452).result().delivered == (A("b@y.test"),)

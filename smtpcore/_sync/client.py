@@ -320,16 +320,20 @@ class SMTPClient:
         *,
         prefix: bytes = b"",
         before: Transaction | None = None,
+        last_chunk: bytes | None = None,
     ) -> list[Reply]:
         """Send a group of commands in one write (RFC 2920) and read one reply for each.
         ``prefix`` goes out first in the same write: the end of ``before``'s data, whose
-        replies are read (and recorded in it) before the group's."""
+        replies are read (and recorded in it) before the group's. ``last_chunk`` follows the
+        group in the same write as a BDAT LAST; its replies are the caller's to read."""
         if self._stream is None:
             raise LocalProtocolError("not connected (or the connection was closed)")
         lines = [self._conn.send(c) for c in cmds]
         if log.isEnabledFor(logging.DEBUG):
             for c, raw in zip(cmds, lines, strict=True):
                 log.debug("C: %s", self._conn_line(c, raw))
+        if last_chunk is not None:
+            lines.append(self._chunk_bytes(last_chunk, last=True))
         self._write(prefix + b"".join(lines), timeout)
         if before is not None:
             self._data_replies(before)
@@ -476,6 +480,12 @@ class SMTPClient:
         ``mail_from``/``rcpt_to`` are not given (Resent-* rules). Raises
         :class:`PermanentReplyError`/:class:`TransientReplyError` only when no recipient got
         the message (``raise_on_failure``); the error's ``result`` has the details.
+
+        With PIPELINING, MAIL, every RCPT and DATA go in one write (RFC 2920). When the
+        server also offers CHUNKING, a message held in memory (bytes or a ``Message``) of at
+        most 256 KiB goes with them as one ``BDAT LAST`` (RFC 3030 §4.2): one round trip.
+        BDAT also carries binary messages and those of 1 MiB or more; ``use_bdat`` True or
+        False decides instead. A refused BDAT is followed by RSET (RFC 3030 §2).
         """
         if self._stream is None:
             self.connect()
@@ -490,7 +500,7 @@ class SMTPClient:
             binary=binary,
             use_bdat=use_bdat,
         )
-        self._envelope(txn)
+        self._envelope(txn, msg)
         self._content(txn, msg)
         return self._conclude(txn, raise_on_failure)
 
@@ -499,6 +509,8 @@ class SMTPClient:
         messages: Iterable[
             tuple[MessageSource, Address | str | None, Sequence[Address | str] | None]
         ],
+        *,
+        use_bdat: bool | None = None,
     ) -> list[SendResult]:
         """Send several messages over this connection; their results, in order.
 
@@ -507,8 +519,10 @@ class SMTPClient:
         MAIL, RCPT and DATA go out in the same write as the end of the previous message's
         data, and the replies to both are read after it (the end of data is not among the
         commands RFC 2920 §3.1 says must end a group; its §4 example sends QUIT behind it).
-        That is one round trip per message instead of two. Without PIPELINING, for a message
-        sent with BDAT, or under LMTP, the messages go one after the other as with
+        That is one round trip per message instead of two. A message sent with BDAT (when
+        the server offers CHUNKING: see :meth:`send_message`, and ``use_bdat`` as there)
+        needs one round trip on its own, the small one going with its envelope. Without
+        PIPELINING, or under LMTP, the messages go one after the other as with
         :meth:`send_message`.
 
         A refused message is a result (``delivered`` False), not an exception. An error
@@ -522,7 +536,7 @@ class SMTPClient:
                 try:
                     if self._stream is None:
                         self.connect()
-                    msg, txn = self._plan(message, mail_from, rcpt_to)
+                    msg, txn = self._plan(message, mail_from, rcpt_to, use_bdat=use_bdat)
                 except Exception:
                     if held is not None:  # a bad message: the one before it ends first
                         results.append(self._finish_held(held))
@@ -531,7 +545,7 @@ class SMTPClient:
                 if held is not None and not txn.pipelining:
                     results.append(self._finish_held(held))
                     held = None
-                self._envelope(txn, held)
+                self._envelope(txn, msg, held)
                 if held is not None:
                     results.append(self._conclude(held[0], False))
                     held = None
@@ -571,7 +585,13 @@ class SMTPClient:
         caps = self.capabilities
         assert caps is not None
         msg = prepare_message(
-            message, mail_from, rcpt_to, smtputf8=caps.smtputf8, size=size, eight_bit=eight_bit
+            message,
+            mail_from,
+            rcpt_to,
+            smtputf8=caps.smtputf8,
+            size=size,
+            eight_bit=eight_bit,
+            binary=binary,
         )
         if self.tls_policy == "required" and not self._conn.tls_active:
             raise TLSError("TLS is required")
@@ -590,15 +610,21 @@ class SMTPClient:
             binary=binary,
             use_bdat=use_bdat,
             lmtp=self.lmtp,
+            whole=type(msg.source) is bytes,  # scanned: its size is exact
         )
         return msg, txn
 
     def _envelope(
-        self, txn: Transaction, held: tuple[Transaction, bytes] | None = None
+        self,
+        txn: Transaction,
+        msg: PreparedMessage,
+        held: tuple[Transaction, bytes] | None = None,
     ) -> None:
         """MAIL, RCPT and DATA, in groups (one with PIPELINING). A ``held`` end of the
         previous message's data goes out in the same write as the first group, and its
-        replies are read first."""
+        replies are read first. When the transaction says so, the whole message follows the
+        group in the same write as one BDAT LAST (RFC 3030 §4.2), and its replies are read
+        after the group's."""
         t = self.timeouts
         for _ in range(len(txn.rcpts) + 3):
             group = txn.next_commands()
@@ -606,11 +632,21 @@ class SMTPClient:
                 break
             before, prefix = held if held is not None else (None, b"")
             held = None  # only the first group rides behind the held end of data
+            chunk = None
+            if txn.bdat_with_envelope:  # a single group (PIPELINING), the message in memory
+                assert type(msg.source) is bytes
+                chunk = msg.source
             replies = self._send_commands(
-                group, max(t.mail, t.rcpt, t.data_init), prefix=prefix, before=before
+                group,
+                max(t.mail, t.rcpt, t.data_init),
+                prefix=prefix,
+                before=before,
+                last_chunk=chunk,
             )
             for reply in replies:
                 txn.record(reply)
+            if chunk is not None:
+                self._data_replies(txn)
 
     def _content(self, txn: Transaction, msg: PreparedMessage) -> None:
         """The message data (DATA or BDAT), or what ends a transaction that has none."""
@@ -687,12 +723,17 @@ class SMTPClient:
         final = (pending or b"") + tail
         self._chunk(txn, final, last=True)
 
+    def _chunk_bytes(self, data: bytes, *, last: bool) -> bytes:
+        """A BDAT command and its chunk, as written."""
+        cmd = Bdat(size=len(data), last=last)
+        out = self._conn.send(cmd)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("C: %s", out.rstrip(b"\r\n").decode("ascii"))  # the chunk follows
+        return out + self._conn.send(MessageData(data=data))
+
     def _chunk(self, txn: Transaction, data: bytes, *, last: bool) -> bool:
         t = self.timeouts
-        out = self._conn.send(Bdat(size=len(data), last=last)) + self._conn.send(
-            MessageData(data=data)
-        )
-        self._write(out, t.data_block)
+        self._write(self._chunk_bytes(data, last=last), t.data_block)
         replies = txn.data_replies_expected if last else 1
         ok = True
         for _ in range(replies):

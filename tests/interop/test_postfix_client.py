@@ -290,8 +290,10 @@ def test_unknown_local_user_refused(flavour: str, pf: Postfix) -> None:
 
 @flavours
 def test_size_limit_refused_at_mail(flavour: str, pf: Postfix) -> None:
-    # RFC 1870 §6.1: a declared SIZE above the server's limit is refused with 552 at MAIL,
-    # before any data is sent; our client does not even try with a message it knows is too big.
+    # RFC 1870 §6.1: a declared SIZE above the server's limit is refused with 552 at MAIL;
+    # our client does not even try with a message it knows is too big. (The small message
+    # itself went along with its envelope as BDAT LAST, refused with a 503 that is not the
+    # message's answer.)
     big = message("big", b"y" * 998 + b"\r\n") * (10240000 // 1000 + 1)
 
     async def go() -> None:
@@ -312,7 +314,7 @@ def test_size_limit_refused_at_mail(flavour: str, pf: Postfix) -> None:
             assert (await client.noop()).code == 250
 
     asyncio.run(go())
-    pf.wait_log(r"disconnect from .* ehlo=1 mail=0/1 rcpt=0/1 (data=0/1 )?noop=1 quit=1")
+    pf.wait_log(r"disconnect from .* ehlo=1 mail=0/1 rcpt=0/1 bdat=0/1 noop=1 quit=1")
 
 
 @flavours
@@ -363,7 +365,8 @@ def test_send_messages_pipelines_the_next_envelope_behind_the_end_of_data(
         async def go() -> None:
             async with open_client(flavour, port) as client:
                 results = await client.send_messages(
-                    [(m, "alice@client.test", ["bob@plain.test"]) for m in originals]
+                    [(m, "alice@client.test", ["bob@plain.test"]) for m in originals],
+                    use_bdat=False,  # Postfix offers CHUNKING: see the test below for BDAT
                 )
                 assert [r.delivered for r in results] == [(A("bob@plain.test"),)] * 3
 
@@ -376,4 +379,50 @@ def test_send_messages_pipelines_the_next_envelope_behind_the_end_of_data(
         proxy.close()
     joined = [r for r in proxy.client_reads if b"\r\n.\r\nMAIL FROM:<alice@client.test>" in r]
     assert len(joined) == 2  # messages 1 and 2 rode behind the ends of 0 and 1
+    assert "improper command pipelining" not in pf.new_log()
+
+
+@flavours
+def test_small_messages_go_with_their_envelope_as_bdat_last(
+    flavour: str, pf: Postfix, server_flavour: ServerFactory
+) -> None:
+    # RFC 3030 §4.2: MAIL, RCPT and BDAT LAST with the message in one write; Postfix (CHUNKING
+    # and PIPELINING) reads the chunk behind the unanswered RCPT and relays it whole. A
+    # refused recipient's BDAT is refused too and read as such, then RSET clears the
+    # transaction; the next message goes through on the same connection.
+    port = free_port()
+    stamp = time.monotonic_ns()
+    originals = [message(f"bdat-{flavour}-{i}-{stamp}", b".dot\r\nbody\r\n") for i in range(3)]
+    proxy = TraceProxy(port, pf.smtpd_port)
+    try:
+
+        async def go() -> None:
+            async with open_client(flavour, port) as client:
+                first = await client.send_message(
+                    originals[0], "alice@client.test", ["bob@plain.test"]
+                )
+                assert first.data_reply.command == "BDAT LAST" and first.data_reply.code == 250
+                refused = await client.send_message(
+                    originals[1],
+                    "alice@client.test",
+                    ["nosuch@postfix.test"],
+                    raise_on_failure=False,
+                )
+                assert not refused.delivered and refused.data_reply is None
+                results = await client.send_messages(
+                    [(originals[2], "alice@client.test", ["bob@plain.test"])]
+                )
+                assert results[0].delivered == (A("bob@plain.test"),)
+
+        with server_flavour(port=pf.relay_port) as (_server, rec):
+            asyncio.run(go())
+            for i in (0, 2):
+                got = arrived(rec, f"bdat-{flavour}-{i}-{stamp}".encode())
+                assert_relayed_whole(got.data, originals[i])
+    finally:
+        proxy.close()
+    trace = b"".join(proxy.client_reads)
+    assert b"\r\nDATA\r\n" not in trace
+    assert trace.count(b" LAST\r\n") == 3
+    assert b"RSET\r\n" in trace  # after the refused recipient's BDAT, before the next MAIL
     assert "improper command pipelining" not in pf.new_log()
