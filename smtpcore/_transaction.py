@@ -9,6 +9,7 @@ The adapters' ``send_message`` is a short loop around it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -29,6 +30,24 @@ BDAT_THRESHOLD = 1024 * 1024
 # before the RCPT replies, so a refused envelope wastes at most this much (about what a 20 Mbit/s
 # link carries in a 100 ms round trip).
 BDAT_WITH_ENVELOPE_MAX = 256 * 1024
+# RFC 3030 §2 has a server read and discard a chunk it refuses, but not every server does
+# (go-smtp#315): one that takes a refused chunk for commands would run each line of the message
+# that reads as one. So a message goes before the envelope's replies only when no line of it
+# begins (after blanks, in any case) with MAIL or RCPT: without those no transaction can be
+# begun and no recipient added to ours, whatever such a server makes of the rest. The pattern
+# takes a few more words than those two (every mix of their letters): such a message only
+# goes the slower way, with DATA.
+_VERB = rb"[ \t]*[mMrR][aAcC][iIpP][lLtT]"
+_FIRST_LINE, _LATER_LINE = re.compile(_VERB), re.compile(rb"\n" + _VERB)
+
+
+def _may_precede_replies(content: bytes) -> bool:
+    """Whether ``content`` may go out before the envelope's replies (see above)."""
+    return (
+        len(content) <= BDAT_WITH_ENVELOPE_MAX
+        and _FIRST_LINE.match(content) is None
+        and _LATER_LINE.search(content) is None
+    )
 
 
 def status_of(reply: Reply | None) -> DeliveryStatus:
@@ -124,7 +143,7 @@ class Transaction:
         binary: bool = False,
         use_bdat: bool | None = None,
         lmtp: bool = False,
-        whole: bool = False,
+        content: bytes | None = None,
     ) -> None:
         if not recipients:
             raise LocalProtocolError("a transaction needs at least one recipient")
@@ -166,8 +185,8 @@ class Transaction:
             params = (
                 MailParams(**changes) if params is _NO_MAIL_PARAMS else replace(params, **changes)
             )
-        # ``whole``: the caller holds the message in memory and ``size`` is its exact length.
-        small = whole and size is not None and size <= BDAT_WITH_ENVELOPE_MAX
+        # ``content``: the message as it will be sent, when the caller holds it in memory.
+        small = content is not None and _may_precede_replies(content)
         self.pipelining = caps.pipelining
         self.use_bdat = caps.chunking and (
             use_bdat

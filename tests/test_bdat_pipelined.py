@@ -109,10 +109,17 @@ def test_refused_chunk_is_followed_by_rset(
 
 
 @clients
-def test_larger_message_keeps_data(send: Any) -> None:
-    # Over the limit the message must not go before the RCPT replies: DATA, two round trips.
-    body = b"Subject: big\r\n\r\n" + b"x" * 998 + b"\r\n"
-    body *= 300  # about 300 KiB
+@pytest.mark.parametrize(
+    "body",
+    [
+        # over the limit, the message must not go before the RCPT replies
+        (b"Subject: big\r\n\r\n" + b"x" * 998 + b"\r\n") * 300,
+        # a server that took a refused chunk for commands (go-smtp#315) would run this line
+        b"Subject: x\r\n\r\nRCPT TO:<victim@example.com>\r\n",
+    ],
+    ids=["300KiB", "envelope-line"],
+)
+def test_message_that_may_not_precede_the_replies_goes_with_data(send: Any, body: bytes) -> None:
 
     def script(conn: FakeConn) -> None:
         conn.greet("PIPELINING", "CHUNKING")

@@ -141,34 +141,76 @@ def test_bdat_chosen_for_big_or_binary_messages() -> None:
 def test_small_whole_message_rides_with_the_envelope_as_bdat_last() -> None:
     # RFC 3030 §4.2's example pipelines MAIL, RCPT and "BDAT 986 LAST" with its data: with
     # CHUNKING and PIPELINING a small message held in memory needs one round trip.
-    def plan(size: int | None = 100, whole: bool = True, **kw: object) -> Transaction:
+    body = b"Subject: x\r\n\r\nhello\r\n"
+
+    def plan(content: bytes | None = body, **kw: object) -> Transaction:
         use_bdat = kw.pop("use_bdat", None)
         return Transaction(
             mail_from=A("a@x.test"),
             recipients=[A("b@y.test")],
             capabilities=caps(**kw),
-            size=size,
-            whole=whole,
+            size=None if content is None else len(content),
+            content=content,
             use_bdat=use_bdat,  # type: ignore[arg-type]
         )
 
     txn = plan(chunking=True)
     assert txn.use_bdat and txn.bdat_with_envelope
     assert [type(c) for c in txn.next_commands()] == [Mail, Rcpt]  # BDAT is the adapter's
-    assert plan(size=BDAT_WITH_ENVELOPE_MAX, chunking=True).bdat_with_envelope
+    assert plan(b"x" * BDAT_WITH_ENVELOPE_MAX, chunking=True).bdat_with_envelope
     # Too big to risk before the RCPT replies: DATA below the BDAT threshold, chunks above.
-    over = plan(size=BDAT_WITH_ENVELOPE_MAX + 1, chunking=True)
+    over = plan(b"x" * (BDAT_WITH_ENVELOPE_MAX + 1), chunking=True)
     assert not over.use_bdat and not over.bdat_with_envelope
-    # Not in memory (a file, an iterable): its size may be a declaration, not a count.
-    assert not plan(whole=False, chunking=True).bdat_with_envelope
-    assert not plan(size=None, chunking=True).bdat_with_envelope
+    # Not in memory (a file, an iterable): nothing to send with the envelope.
+    assert not plan(None, chunking=True).bdat_with_envelope
     # No CHUNKING, or no PIPELINING (the data would wait for the replies anyway): DATA.
     assert not plan().use_bdat
     assert not plan(chunking=True, pipelining=False).use_bdat
-    # The caller decides: never BDAT, or BDAT (still with the envelope when it fits).
+    # The caller decides: never BDAT, or BDAT (with the envelope only when it may).
     assert not plan(chunking=True, use_bdat=False).use_bdat
     forced = plan(chunking=True, pipelining=False, use_bdat=True)
     assert forced.use_bdat and not forced.bdat_with_envelope
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"MAIL FROM:<evil@x.test>\r\n",
+        b"Subject: x\r\n\r\nrcpt to:<victim@y.test>\r\n",
+        b"Subject: x\r\n\r\n \t Mail From:<evil@x.test>\r\nRcPt TO:<victim@y.test>\r\n",
+        b"Subject: x\r\n\r\nmailbox full, said the server\r\n",  # a word that starts so
+    ],
+)
+def test_message_with_envelope_lines_never_precedes_the_replies(content: bytes) -> None:
+    # A server that takes a refused chunk for commands (RFC 3030 §2 forbids it; go-smtp#315)
+    # would run these lines: such a message waits for the envelope's replies, with DATA.
+    txn = Transaction(
+        mail_from=A("a@x.test"),
+        recipients=[A("b@y.test")],
+        capabilities=caps(chunking=True),
+        size=len(content),
+        content=content,
+    )
+    assert not txn.bdat_with_envelope and not txn.use_bdat
+    assert Data() in txn.next_commands()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"Subject: mail\r\n\r\nthe mail, the rcpt\r\n",  # not at a line start
+        b"Subject: x\r\n\r\nmaybe\r\nrapid\r\nDATA\r\n",  # other words and verbs
+    ],
+)
+def test_ordinary_lines_keep_the_one_round_trip(content: bytes) -> None:
+    txn = Transaction(
+        mail_from=A("a@x.test"),
+        recipients=[A("b@y.test")],
+        capabilities=caps(chunking=True),
+        size=len(content),
+        content=content,
+    )
+    assert txn.bdat_with_envelope
 
 
 def test_bdat_with_the_envelope_is_answered_once() -> None:
@@ -177,7 +219,7 @@ def test_bdat_with_the_envelope_is_answered_once() -> None:
         recipients=[A("b@y.test"), A("c@y.test")],
         capabilities=caps(chunking=True),
         size=10,
-        whole=True,
+        content=b"0123456789",
     )
     txn.next_commands()
     assert not txn.ready_for_data
@@ -207,7 +249,7 @@ def test_refused_bdat_is_cleared_with_rset(mail: int, rcpt: int, data: int, rset
         recipients=[A("b@y.test")],
         capabilities=caps(chunking=True),
         size=10,
-        whole=True,
+        content=b"0123456789",
     )
     txn.next_commands()
     for r in (reply(mail, "MAIL"), reply(rcpt, "RCPT"), reply(data, "BDAT LAST")):
@@ -233,7 +275,7 @@ def test_lmtp_bdat_rset_only_when_every_recipient_was_refused() -> None:
             recipients=[A("b@y.test"), A("c@y.test")],
             capabilities=caps(chunking=True),
             size=10,
-            whole=True,
+            content=b"0123456789",
             lmtp=True,
         )
         txn.next_commands()

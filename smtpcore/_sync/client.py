@@ -483,7 +483,9 @@ class SMTPClient:
 
         With PIPELINING, MAIL, every RCPT and DATA go in one write (RFC 2920). When the
         server also offers CHUNKING, a message held in memory (bytes or a ``Message``) of at
-        most 256 KiB goes with them as one ``BDAT LAST`` (RFC 3030 §4.2): one round trip.
+        most 256 KiB goes with them as one ``BDAT LAST`` (RFC 3030 §4.2): one round trip
+        (unless a line of it begins with MAIL or RCPT, which a server that fails to discard
+        a refused chunk would run: that one waits for the replies).
         BDAT also carries binary messages and those of 1 MiB or more; ``use_bdat`` True or
         False decides instead. A refused BDAT is followed by RSET (RFC 3030 §2).
         """
@@ -610,7 +612,7 @@ class SMTPClient:
             binary=binary,
             use_bdat=use_bdat,
             lmtp=self.lmtp,
-            whole=type(msg.source) is bytes,  # scanned: its size is exact
+            content=msg.source if type(msg.source) is bytes else None,  # scanned, final
         )
         return msg, txn
 
