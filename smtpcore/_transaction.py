@@ -185,20 +185,24 @@ class Transaction:
             params = (
                 MailParams(**changes) if params is _NO_MAIL_PARAMS else replace(params, **changes)
             )
-        # ``content``: the message as it will be sent, when the caller holds it in memory.
-        small = content is not None and _may_precede_replies(content)
         self.pipelining = caps.pipelining
+        # ``content``: the message as it will be sent, when the caller holds it in memory.
+        small = (
+            caps.chunking
+            and self.pipelining
+            and content is not None
+            and use_bdat is not False
+            and _may_precede_replies(content)
+        )
         self.use_bdat = caps.chunking and (
-            use_bdat
-            if use_bdat is not None
-            else binary or (size or 0) >= BDAT_THRESHOLD or (small and self.pipelining)
+            use_bdat if use_bdat is not None else binary or (size or 0) >= BDAT_THRESHOLD or small
         )
         if binary and not self.use_bdat:
             raise LocalProtocolError("BODY=BINARYMIME needs BDAT (RFC 3030 §3)")
         # RFC 3030 §4.2: BDAT may be pipelined behind MAIL and RCPT (its own example sends
         # MAIL, RCPT and "BDAT 986 LAST" with the data in one go); the server reads and
         # discards a chunk it refuses (§2), so nothing in it is ever taken as commands.
-        self.bdat_with_envelope = self.use_bdat and self.pipelining and small
+        self.bdat_with_envelope = self.use_bdat and small
         self.lmtp = lmtp
         if not params.smtputf8:
             # Without SMTPUTF8 a U-label domain goes out as A-labels (RFC 5890, RFC 6531 §3.2).
