@@ -201,7 +201,7 @@ class Transaction:
             raise LocalProtocolError("BODY=BINARYMIME needs BDAT (RFC 3030 §3)")
         # RFC 3030 §4.2: BDAT may be pipelined behind MAIL and RCPT (its own example sends
         # MAIL, RCPT and "BDAT 986 LAST" with the data in one go); the server reads and
-        # discards a chunk it refuses (§2), so nothing in it is ever taken as commands.
+        # discards a chunk it refuses (§2), and _may_precede_replies covers one that does not.
         self.bdat_with_envelope = self.use_bdat and small
         self.lmtp = lmtp
         if not params.smtputf8:
