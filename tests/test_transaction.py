@@ -20,6 +20,18 @@ def reply(code: int, command: str, text: str = "x") -> Reply:
     return Reply(code=code, lines=(text,), command=command)
 
 
+def chunking_txn(content: bytes = b"0123456789", rcpts: int = 1, lmtp: bool = False) -> Transaction:
+    """A small message held in memory, to b@, c@... at a server with CHUNKING and PIPELINING."""
+    return Transaction(
+        mail_from=A("a@x.test"),
+        recipients=[A(f"{name}@y.test") for name in "bcdefg"[:rcpts]],
+        capabilities=caps(chunking=True),
+        size=len(content),
+        content=content,
+        lmtp=lmtp,
+    )
+
+
 def test_pipelined_group_is_everything_at_once() -> None:
     # RFC 2920 §3.1: MAIL, every RCPT and DATA in one group.
     txn = Transaction(
@@ -173,54 +185,30 @@ def test_small_whole_message_rides_with_the_envelope_as_bdat_last() -> None:
 
 
 @pytest.mark.parametrize(
-    "content",
+    ("content", "with_envelope"),
     [
-        b"MAIL FROM:<evil@x.test>\r\n",
-        b"Subject: x\r\n\r\nrcpt to:<victim@y.test>\r\n",
-        b"Subject: x\r\n\r\n \t Mail From:<evil@x.test>\r\nRcPt TO:<victim@y.test>\r\n",
-        b"Subject: x\r\n\r\nmailbox full, said the server\r\n",  # a word that starts so
+        (b"MAIL FROM:<evil@x.test>\r\n", False),
+        (b"Subject: x\r\n\r\nrcpt to:<victim@y.test>\r\n", False),
+        (b"Subject: x\r\n\r\n \t Mail From:<evil@x.test>\r\nRcPt TO:<victim@y.test>\r\n", False),
+        (b"Subject: x\r\n\r\nmailbox full, said the server\r\n", False),  # a word so begun
+        (b"Subject: mail\r\n\r\nthe mail, the rcpt\r\n", True),  # not at a line start
+        (b"Subject: x\r\n\r\nmaybe\r\nrapid\r\nDATA\r\n", True),  # other words, verbs
     ],
 )
-def test_message_with_envelope_lines_never_precedes_the_replies(content: bytes) -> None:
+def test_message_with_envelope_lines_waits_for_the_replies(
+    content: bytes, with_envelope: bool
+) -> None:
     # A server that takes a refused chunk for commands (RFC 3030 §2 forbids it; go-smtp#315)
-    # would run these lines: such a message waits for the envelope's replies, with DATA.
-    txn = Transaction(
-        mail_from=A("a@x.test"),
-        recipients=[A("b@y.test")],
-        capabilities=caps(chunking=True),
-        size=len(content),
-        content=content,
-    )
-    assert not txn.bdat_with_envelope and not txn.use_bdat
-    assert Data() in txn.next_commands()
-
-
-@pytest.mark.parametrize(
-    "content",
-    [
-        b"Subject: mail\r\n\r\nthe mail, the rcpt\r\n",  # not at a line start
-        b"Subject: x\r\n\r\nmaybe\r\nrapid\r\nDATA\r\n",  # other words and verbs
-    ],
-)
-def test_ordinary_lines_keep_the_one_round_trip(content: bytes) -> None:
-    txn = Transaction(
-        mail_from=A("a@x.test"),
-        recipients=[A("b@y.test")],
-        capabilities=caps(chunking=True),
-        size=len(content),
-        content=content,
-    )
-    assert txn.bdat_with_envelope
+    # would run a line beginning with MAIL or RCPT: such a message waits for the envelope's
+    # replies, with DATA. Other lines keep the one round trip.
+    txn = chunking_txn(content)
+    assert txn.bdat_with_envelope is with_envelope
+    assert txn.use_bdat is with_envelope
+    assert (Data() in txn.next_commands()) is not with_envelope
 
 
 def test_bdat_with_the_envelope_is_answered_once() -> None:
-    txn = Transaction(
-        mail_from=A("a@x.test"),
-        recipients=[A("b@y.test"), A("c@y.test")],
-        capabilities=caps(chunking=True),
-        size=10,
-        content=b"0123456789",
-    )
+    txn = chunking_txn(rcpts=2)
     txn.next_commands()
     assert not txn.ready_for_data
     for r in (reply(250, "MAIL"), reply(250, "RCPT"), reply(550, "RCPT")):
@@ -244,13 +232,7 @@ def test_bdat_with_the_envelope_is_answered_once() -> None:
     ],
 )
 def test_refused_bdat_is_cleared_with_rset(mail: int, rcpt: int, data: int, rset: bool) -> None:
-    txn = Transaction(
-        mail_from=A("a@x.test"),
-        recipients=[A("b@y.test")],
-        capabilities=caps(chunking=True),
-        size=10,
-        content=b"0123456789",
-    )
+    txn = chunking_txn()
     txn.next_commands()
     for r in (reply(mail, "MAIL"), reply(rcpt, "RCPT"), reply(data, "BDAT LAST")):
         txn.record(r)
@@ -270,14 +252,7 @@ def test_refused_bdat_is_cleared_with_rset(mail: int, rcpt: int, data: int, rset
 def test_lmtp_bdat_rset_only_when_every_recipient_was_refused() -> None:
     # RFC 2033 §4.2: one reply per accepted recipient; a mixed answer is a finished delivery.
     def run(*codes: int) -> Transaction:
-        txn = Transaction(
-            mail_from=A("a@x.test"),
-            recipients=[A("b@y.test"), A("c@y.test")],
-            capabilities=caps(chunking=True),
-            size=10,
-            content=b"0123456789",
-            lmtp=True,
-        )
+        txn = chunking_txn(rcpts=2, lmtp=True)
         txn.next_commands()
         for r in (reply(250, "MAIL"), reply(250, "RCPT"), reply(250, "RCPT")):
             txn.record(r)
