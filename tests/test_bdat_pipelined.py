@@ -161,3 +161,33 @@ def test_binary_message_arrives_octet_for_octet(send: Any, make_server: Any) -> 
     [message] = rec.messages
     assert message.data == body
     assert message.envelope.mail_params.body == "BINARYMIME"
+
+
+@clients
+def test_refused_chunk_of_a_large_message_ends_it_with_rset(send: Any) -> None:
+    # RFC 3030 §2: after a 4xx/5xx to a chunk the client MUST NOT send another; the state is
+    # in doubt, so RSET comes before anything else.
+    body = (b"Subject: large\r\n\r\n" + b"y" * 1022 + b"\r\n") * 2500  # about 2.5 MiB
+
+    def script(conn: FakeConn) -> None:
+        conn.greet("PIPELINING", "CHUNKING")
+        assert conn.line().startswith(b"MAIL")
+        assert conn.line().startswith(b"RCPT")
+        conn.send(b"250 ok\r\n250 ok\r\n")
+        verb, size = conn.line().split(b" ")
+        assert verb == b"BDAT" and int(size) < len(body)  # a first chunk, not LAST
+        for _ in range(1000):
+            if len(conn.buf) >= int(size):
+                break
+            conn._fill()
+        conn.buf = conn.buf[int(size) :]
+        conn.send(b"552 5.3.4 message too big for system\r\n")
+        assert conn.line() == b"RSET"  # no further chunk
+        conn.send(b"250 2.0.0 reset\r\n")
+        assert conn.line() == b"QUIT"
+        conn.send(b"221 bye\r\n")
+
+    with fake(script) as server:
+        result = send(server.port, body, ["b@example.net"])
+    [outcome] = result.recipients
+    assert outcome.status == "failed" and outcome.reply.code == 552
