@@ -155,3 +155,39 @@ def test_batch_of_bytes_a_file_and_a_message_over_a_chunk(
             results = asyncio.run(run())
     assert all(r.delivered for r in results) and len(results) == 4
     assert [m.data for m in rec.messages] == [body(0), body(1), big, body(3)]
+
+
+@servers
+@pytest.mark.parametrize("client_kind", ["sync", "aio"])
+def test_batch_mixing_data_and_bdat_with_the_envelope(make_server: Any, client_kind: str) -> None:
+    # A server with CHUNKING: small messages go as BDAT LAST with their envelope; one over
+    # 256 KiB and one with a line that reads as MAIL go with DATA, their end of data held
+    # for the next envelope (whose BDAT then rides in the same write). All arrive whole.
+    messages = [
+        b"Subject: a\r\n\r\nsmall\r\n",
+        (b"Subject: b\r\n\r\n" + b"x" * 998 + b"\r\n") * 300,
+        b"Subject: c\r\n\r\nMAIL FROM:<x@example.com>\r\n",
+        b"Subject: d\r\n\r\nsmall again\r\n",
+        b"Subject: e\r\n\r\n.dot\r\n",
+    ]
+    items = [(m, "a@example.org", [f"r{i}@example.net"]) for i, m in enumerate(messages)]
+    with make_server() as (server, rec):
+        if client_kind == "sync":
+            with SMTPClient("127.0.0.1", server.port, tls_policy="none") as client:
+                results = client.send_messages(items)
+        else:
+
+            async def run() -> list[Any]:
+                async with AsyncSMTPClient("127.0.0.1", server.port, tls_policy="none") as c:
+                    return await c.send_messages(items)
+
+            results = asyncio.run(run())
+    assert [r.delivered for r in results] == [(A(f"r{i}@example.net"),) for i in range(5)]
+    assert [r.data_reply.command for r in results] == [
+        "BDAT LAST",
+        ".",
+        ".",
+        "BDAT LAST",
+        "BDAT LAST",
+    ]
+    assert [m.data for m in rec.messages] == messages
