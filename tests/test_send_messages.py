@@ -183,7 +183,7 @@ def test_batch_mixing_data_and_bdat_with_the_envelope(make_server: Any, client_k
 
             results = asyncio.run(run())
     assert [r.delivered for r in results] == [(A(f"r{i}@example.net"),) for i in range(5)]
-    assert [r.data_reply.command for r in results] == [
+    assert [r.data_reply and r.data_reply.command for r in results] == [
         "BDAT LAST",
         ".",
         ".",
