@@ -42,13 +42,29 @@ def envelope_and_chunk(conn: FakeConn, rcpts: int) -> bytes:
         assert conn.line().startswith(b"RCPT TO:")
     verb, size, last = conn.line().split(b" ")
     assert (verb, last) == (b"BDAT", b"LAST")
-    for _ in range(100):
-        if len(conn.buf) >= int(size):
-            break
-        conn._fill()
-    chunk, conn.buf = conn.buf[: int(size)], conn.buf[int(size) :]
+    chunk = read_chunk(conn, int(size))
     assert not conn.buf  # nothing behind the chunk: the client waits for the replies now
     return chunk
+
+
+def read_chunk(conn: FakeConn, size: int) -> bytes:
+    """The ``size`` octets of a BDAT chunk (RFC 3030 §2: counted, never read as lines)."""
+    for _ in range(10_000):
+        if len(conn.buf) >= size:
+            break
+        conn._fill()
+    chunk, conn.buf = conn.buf[:size], conn.buf[size:]
+    assert len(chunk) == size
+    return chunk
+
+
+def end_session(conn: FakeConn, *, rset: bool) -> None:
+    """The client's RSET (when expected, before anything else) and then its QUIT."""
+    if rset:
+        assert conn.line() == b"RSET"
+        conn.send(b"250 2.0.0 reset\r\n")
+    assert conn.line() == b"QUIT"
+    conn.send(b"221 bye\r\n")
 
 
 @clients
@@ -60,8 +76,7 @@ def test_envelope_and_message_in_one_round_trip(send: Any) -> None:
         chunks.append(envelope_and_chunk(conn, 2))
         conn.send(b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no such user\r\n")
         conn.send(b"250 2.0.0 queued\r\n")
-        assert conn.line() == b"QUIT"  # the transaction is over: no RSET
-        conn.send(b"221 bye\r\n")
+        end_session(conn, rset=False)  # the transaction is over: no RSET
 
     with fake(script) as server:
         result = send(server.port, BODY, ["b@example.net", "c@example.net"])
@@ -96,11 +111,7 @@ def test_refused_chunk_is_followed_by_rset(
         conn.greet("PIPELINING", "CHUNKING")
         envelope_and_chunk(conn, 1)
         conn.send(replies)
-        if rset:
-            assert conn.line() == b"RSET"
-            conn.send(b"250 2.0.0 reset\r\n")
-        assert conn.line() == b"QUIT"
-        conn.send(b"221 bye\r\n")
+        end_session(conn, rset=rset)
 
     with fake(script) as server:
         result = send(server.port, BODY, ["b@example.net"])
@@ -129,8 +140,7 @@ def test_message_that_may_not_precede_the_replies_goes_with_data(send: Any, body
         conn.send(b"250 ok\r\n250 ok\r\n354 go\r\n")
         conn.until(b"\r\n.\r\n")
         conn.send(b"250 queued\r\n")
-        assert conn.line() == b"QUIT"
-        conn.send(b"221 bye\r\n")
+        end_session(conn, rset=False)
 
     with fake(script) as server:
         result = send(server.port, body, ["b@example.net"])
@@ -176,16 +186,9 @@ def test_refused_chunk_of_a_large_message_ends_it_with_rset(send: Any) -> None:
         conn.send(b"250 ok\r\n250 ok\r\n")
         verb, size = conn.line().split(b" ")
         assert verb == b"BDAT" and int(size) < len(body)  # a first chunk, not LAST
-        for _ in range(1000):
-            if len(conn.buf) >= int(size):
-                break
-            conn._fill()
-        conn.buf = conn.buf[int(size) :]
+        read_chunk(conn, int(size))
         conn.send(b"552 5.3.4 message too big for system\r\n")
-        assert conn.line() == b"RSET"  # no further chunk
-        conn.send(b"250 2.0.0 reset\r\n")
-        assert conn.line() == b"QUIT"
-        conn.send(b"221 bye\r\n")
+        end_session(conn, rset=True)  # RSET next: no further chunk
 
     with fake(script) as server:
         result = send(server.port, body, ["b@example.net"])

@@ -28,6 +28,19 @@ def batch(n: int) -> list[tuple[bytes, str, list[str]]]:
     return [(body(i), f"s{i}@example.org", [f"r{i}@example.net"]) for i in range(n)]
 
 
+def send_batch(client_kind: str, port: int, items: list[tuple[Any, str, list[str]]]) -> list[Any]:
+    """``send_messages(items)`` over one connection of the sync or the asyncio client."""
+    if client_kind == "sync":
+        with SMTPClient("127.0.0.1", port, tls_policy="none") as client:
+            return client.send_messages(items)
+
+    async def run() -> list[Any]:
+        async with AsyncSMTPClient("127.0.0.1", port, tls_policy="none") as client:
+            return await client.send_messages(items)
+
+    return asyncio.run(run())
+
+
 @servers
 @pytest.mark.parametrize("use_bdat", [False, None], ids=["DATA", "BDAT"])
 def test_sync_batch_is_delivered_in_order_one_write_per_message(
@@ -143,16 +156,7 @@ def test_batch_of_bytes_a_file_and_a_message_over_a_chunk(
         (body(3), "s3@example.org", ["r3@example.net"]),
     ]
     with make_server() as (server, rec):
-        if client_kind == "sync":
-            with SMTPClient("127.0.0.1", server.port, tls_policy="none") as client:
-                results = client.send_messages(items)
-        else:
-
-            async def run() -> list[Any]:
-                async with AsyncSMTPClient("127.0.0.1", server.port, tls_policy="none") as c:
-                    return await c.send_messages(items)
-
-            results = asyncio.run(run())
+        results = send_batch(client_kind, server.port, items)
     assert all(r.delivered for r in results) and len(results) == 4
     assert [m.data for m in rec.messages] == [body(0), body(1), big, body(3)]
 
@@ -172,16 +176,7 @@ def test_batch_mixing_data_and_bdat_with_the_envelope(make_server: Any, client_k
     ]
     items = [(m, "a@example.org", [f"r{i}@example.net"]) for i, m in enumerate(messages)]
     with make_server() as (server, rec):
-        if client_kind == "sync":
-            with SMTPClient("127.0.0.1", server.port, tls_policy="none") as client:
-                results = client.send_messages(items)
-        else:
-
-            async def run() -> list[Any]:
-                async with AsyncSMTPClient("127.0.0.1", server.port, tls_policy="none") as c:
-                    return await c.send_messages(items)
-
-            results = asyncio.run(run())
+        results = send_batch(client_kind, server.port, items)
     assert [r.delivered for r in results] == [(A(f"r{i}@example.net"),) for i in range(5)]
     assert [r.data_reply and r.data_reply.command for r in results] == [
         "BDAT LAST",
