@@ -271,9 +271,7 @@ class Transaction:
         elif cmd in (".", "BDAT LAST", "BDAT"):
             if cmd == "BDAT" and reply.is_positive:
                 return  # an intermediate chunk taken
-            if cmd != "." and not (
-                self.mail_reply is not None and self.mail_reply.is_positive and self.accepted_count
-            ):
+            if cmd != "." and not self._envelope_accepted:
                 self.early_data_reply = reply
                 return
             self.data_replies.append(reply)
@@ -287,15 +285,17 @@ class Transaction:
         return sum(1 for r in self.rcpt_replies if r.is_positive)
 
     @property
+    def _envelope_accepted(self) -> bool:
+        """MAIL and at least one RCPT accepted: the message data has somewhere to go."""
+        return (
+            self.mail_reply is not None and self.mail_reply.is_positive and self.accepted_count > 0
+        )
+
+    @property
     def ready_for_data(self) -> bool:
         """MAIL and at least one RCPT accepted, (for DATA) the 354 came, and the message data
         has not been answered yet (a BDAT with the envelope has been)."""
-        if (
-            self.mail_reply is None
-            or not self.mail_reply.is_positive
-            or not self.accepted_count
-            or self.data_replies
-        ):
+        if not self._envelope_accepted or self.data_replies:
             return False
         if self.use_bdat:
             return True
@@ -307,7 +307,7 @@ class Transaction:
         return (
             self.data_command_reply is not None
             and self.data_command_reply.code == 354
-            and not self.ready_for_data
+            and not self._envelope_accepted
         )
 
     @property

@@ -264,3 +264,18 @@ def test_lmtp_bdat_rset_only_when_every_recipient_was_refused() -> None:
     assert not run(250, 452).needs_rset
     assert run(452, 552).needs_rset
     assert run(250, 452).result().delivered == (A("b@y.test"),)
+
+
+def test_answered_data_is_neither_ready_nor_open() -> None:
+    # Once the end of data is answered there is nothing left to send or to end, and no
+    # transaction to clear (RFC 5321 §4.1.1.4: the reply to the end of data closes it).
+    txn = Transaction(mail_from=A("a@x.test"), recipients=[A("b@y.test")], capabilities=caps())
+    txn.next_commands()
+    for r in (reply(250, "MAIL"), reply(250, "RCPT"), reply(354, "DATA")):
+        txn.record(r)
+    assert txn.ready_for_data and not txn.data_open_without_recipients
+    txn.record(reply(554, "."))
+    assert not txn.ready_for_data
+    assert not txn.data_open_without_recipients
+    assert not txn.needs_rset
+    assert txn.result().recipients[0].status == "failed"
