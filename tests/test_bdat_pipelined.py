@@ -194,3 +194,31 @@ def test_refused_chunk_of_a_large_message_ends_it_with_rset(send: Any) -> None:
         result = send(server.port, body, ["b@example.net"])
     [outcome] = result.recipients
     assert outcome.status == "failed" and outcome.reply.code == 552
+
+
+@clients
+@servers
+@pytest.mark.parametrize("use_bdat", [None, True, False], ids=["auto", "BDAT", "DATA"])
+def test_empty_message_is_delivered_empty(
+    send: Any, make_server: Any, use_bdat: bool | None
+) -> None:
+    # RFC 3030 §2: "BDAT 0 LAST" carries no chunk (and no MessageData may follow it); with
+    # DATA the terminator alone (RFC 5321 §4.1.1.4).
+    async def go(port: int) -> Any:
+        async with AsyncSMTPClient("127.0.0.1", port, tls_policy="none") as client:
+            return await client.send_message(
+                b"", "a@example.org", ["b@example.net"], use_bdat=use_bdat
+            )
+
+    with make_server() as (server, rec):
+        if send is send_sync:
+            with SMTPClient("127.0.0.1", server.port, tls_policy="none") as client:
+                result = client.send_message(
+                    b"", "a@example.org", ["b@example.net"], use_bdat=use_bdat
+                )
+        else:
+            result = asyncio.run(go(server.port))
+    assert result.delivered == (A("b@example.net"),)
+    assert result.data_reply is not None
+    assert result.data_reply.command == ("." if use_bdat is False else "BDAT LAST")
+    assert [m.data for m in rec.messages] == [b""]

@@ -726,12 +726,13 @@ class SMTPClient:
         self._chunk(txn, final, last=True)
 
     def _chunk_bytes(self, data: bytes, *, last: bool) -> bytes:
-        """A BDAT command and its chunk, as written."""
+        """A BDAT command and its chunk, as written ("BDAT 0 LAST" has none, RFC 3030 §2:
+        an empty message, or one that ended with the chunk before)."""
         cmd = Bdat(size=len(data), last=last)
         out = self._conn.send(cmd)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("C: %s", out.rstrip(b"\r\n").decode("ascii"))  # the chunk follows
-        return out + self._conn.send(MessageData(data=data))
+        return out + self._conn.send(MessageData(data=data)) if data else out
 
     def _chunk(self, txn: Transaction, data: bytes, *, last: bool) -> bool:
         t = self.timeouts
