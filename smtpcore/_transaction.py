@@ -187,7 +187,7 @@ class Transaction:
             )
         self.pipelining = caps.pipelining
         # ``content``: the message as it will be sent, when the caller holds it in memory.
-        small = (
+        may_ride = (
             caps.chunking
             and self.pipelining
             and content is not None
@@ -195,14 +195,17 @@ class Transaction:
             and _may_precede_replies(content)
         )
         self.use_bdat = caps.chunking and (
-            use_bdat if use_bdat is not None else binary or (size or 0) >= BDAT_THRESHOLD or small
+            use_bdat
+            if use_bdat is not None
+            else binary or (size or 0) >= BDAT_THRESHOLD or may_ride
         )
         if binary and not self.use_bdat:
             raise LocalProtocolError("BODY=BINARYMIME needs BDAT (RFC 3030 §3)")
         # RFC 3030 §4.2: BDAT may be pipelined behind MAIL and RCPT (its own example sends
         # MAIL, RCPT and "BDAT 986 LAST" with the data in one go); the server reads and
         # discards a chunk it refuses (§2), and _may_precede_replies covers one that does not.
-        self.bdat_with_envelope = self.use_bdat and small
+        # The adapter sends this chunk, as BDAT LAST, in the same write as the envelope.
+        self.envelope_chunk = content if self.use_bdat and may_ride else None
         self.lmtp = lmtp
         if not params.smtputf8:
             # Without SMTPUTF8 a U-label domain goes out as A-labels (RFC 5890, RFC 6531 §3.2).
@@ -283,6 +286,11 @@ class Transaction:
     @property
     def accepted_count(self) -> int:
         return sum(1 for r in self.rcpt_replies if r.is_positive)
+
+    @property
+    def bdat_with_envelope(self) -> bool:
+        """The message goes as one BDAT LAST behind MAIL and RCPT (``envelope_chunk``)."""
+        return self.envelope_chunk is not None
 
     @property
     def _envelope_accepted(self) -> bool:

@@ -168,6 +168,7 @@ def test_small_whole_message_rides_with_the_envelope_as_bdat_last() -> None:
 
     txn = plan(chunking=True)
     assert txn.use_bdat and txn.bdat_with_envelope
+    assert txn.envelope_chunk is body  # the adapter's chunk: the message itself, no copy
     assert [type(c) for c in txn.next_commands()] == [Mail, Rcpt]  # BDAT is the adapter's
     assert plan(b"x" * BDAT_WITH_ENVELOPE_MAX, chunking=True).bdat_with_envelope
     # Too big to risk before the RCPT replies: DATA below the BDAT threshold, chunks above.

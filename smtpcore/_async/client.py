@@ -501,7 +501,7 @@ class AsyncSMTPClient:
             binary=binary,
             use_bdat=use_bdat,
         )
-        await self._envelope(txn, msg)
+        await self._envelope(txn)
         await self._content(txn, msg)
         return await self._conclude(txn, raise_on_failure)
 
@@ -546,7 +546,7 @@ class AsyncSMTPClient:
                 if held is not None and not txn.pipelining:
                     results.append(await self._finish_held(held))
                     held = None
-                await self._envelope(txn, msg, held)
+                await self._envelope(txn, held)
                 if held is not None:
                     results.append(await self._conclude(held[0], False))
                     held = None
@@ -616,15 +616,12 @@ class AsyncSMTPClient:
         return msg, txn
 
     async def _envelope(
-        self,
-        txn: Transaction,
-        msg: PreparedMessage,
-        held: tuple[Transaction, bytes] | None = None,
+        self, txn: Transaction, held: tuple[Transaction, bytes] | None = None
     ) -> None:
         """MAIL, RCPT and DATA, in groups (one with PIPELINING). A ``held`` end of the
         previous message's data goes out in the same write as the first group, and its
-        replies are read first. When the transaction says so, the whole message follows the
-        group in the same write as one BDAT LAST (RFC 3030 §4.2), and its replies are read
+        replies are read first. The transaction's ``envelope_chunk`` (a small message) follows
+        the group in the same write as one BDAT LAST (RFC 3030 §4.2), and its replies are read
         after the group's."""
         t = self.timeouts
         for _ in range(len(txn.rcpts) + 3):
@@ -633,10 +630,7 @@ class AsyncSMTPClient:
                 break
             before, prefix = held if held is not None else (None, b"")
             held = None  # only the first group rides behind the held end of data
-            chunk = None
-            if txn.bdat_with_envelope:  # a single group (PIPELINING), the message in memory
-                assert type(msg.source) is bytes
-                chunk = msg.source
+            chunk = txn.envelope_chunk  # only with PIPELINING: a single group
             replies = await self._send_commands(
                 group,
                 max(t.mail, t.rcpt, t.data_init),
