@@ -40,7 +40,7 @@ from typing import Any, Final
 from ._async.server import AsyncServerSession
 from ._backends.aio import AsyncIOStream, StreamProtocol
 from ._errors import SMTPCoreError
-from ._events import NEED_DATA, ConnectionClosed, Event, Reply
+from ._events import NEED_DATA, ConnectionClosed, Reply
 from ._state import State
 from ._status import TIMEOUT
 
@@ -272,18 +272,14 @@ class PushSession(AsyncServerSession):
             if event is NEED_DATA:
                 need_task = False
                 break
-            if (
-                isinstance(event, Event)
-                and not isinstance(event, ConnectionClosed)
-                and conn.state is not State.AUTH  # the task's AUTH exchange takes its lines
-                and self._handle_now(event)
-            ):
-                answered = True
-                if conn.state in _ENDED:
-                    break  # QUIT, or a 421 for too many errors: the session ends
-                continue
-            self._held = event
-            break
+            # What needs the task goes to it: a handler call, PAUSED, ConnectionClosed, and
+            # every line of an AUTH exchange (the task reads them itself).
+            if conn.state is State.AUTH or not self._handle_now(event):
+                self._held = event
+                break
+            answered = True
+            if conn.state in _ENDED:
+                break  # QUIT, or a 421 for too many errors: the session ends
         # (past _BOUND events a task goes on with the rest: need_task stays True)
         if (
             self._task is None

@@ -10,16 +10,17 @@ times out. The asyncio backend shares one receive buffer per thread between conn
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import pytest
 
-from smtpcore._backends.aio import AsyncIOStream, connect_tcp
+from smtpcore._backends.aio import _TICK, AsyncIOStream, StreamProtocol, _deadlines, connect_tcp
 from smtpcore._backends.sync import SocketStream
 from smtpcore._errors import ReadTimeout, WriteTimeout
 from tests.servers import tls_contexts
@@ -266,3 +267,142 @@ def test_starttls_on_a_connection_the_peer_reset_is_a_typed_error_and_leaks_noth
             stream.close()
             gc.collect()  # an SSLSocket leaked by the failure would warn here
     assert client.fileno() == -1  # closed by the stream, not left to the garbage collector
+
+
+# --- the asyncio read deadlines: one timer per event loop (smtpcore._backends.aio) -------
+
+
+@contextlib.asynccontextmanager
+async def aio_pairs(count: int) -> AsyncIterator[tuple[list[AsyncIOStream], list[socket.socket]]]:
+    """``count`` asyncio streams connected to blocking peer sockets on 127.0.0.1."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    streams: list[AsyncIOStream] = []
+    peers: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            streams.append(await connect_tcp("127.0.0.1", listener.getsockname()[1], timeout=5))
+            peers.append(listener.accept()[0])
+        yield streams, peers
+    finally:
+        for s in streams:
+            await s.aclose()
+        for p in peers:
+            p.close()
+        listener.close()
+
+
+def slotted(loop: asyncio.AbstractEventLoop) -> int:
+    """How many connections the loop's deadline keeper holds in its slots."""
+    return sum(len(slot) for slot in _deadlines.of(loop)._slots.values())
+
+
+def test_aio_read_times_out_never_early_and_at_most_a_tick_late() -> None:
+    async def go() -> list[float]:
+        took = []
+        async with aio_pairs(1) as ([stream], _peers):
+            for timeout in (0.2, 0.05, 0.3):
+                start = time.monotonic()
+                with pytest.raises(ReadTimeout):
+                    await stream.read(100, timeout)
+                took.append(time.monotonic() - start - timeout)
+        return took
+
+    for late in asyncio.run(go()):
+        assert 0 <= late < _TICK + 0.5  # the slack is for a loaded machine, not the keeper
+
+
+def test_aio_a_short_deadline_is_not_held_up_by_a_longer_one() -> None:
+    # The longer deadline's slot comes first into the keeper; the shorter one's slot must
+    # still fire in time (an earlier slot re-sets the one timer).
+    async def go() -> float:
+        async with aio_pairs(2) as (streams, _peers):
+            slow = asyncio.ensure_future(streams[0].read(100, 30))
+            await asyncio.sleep(0.05)
+            start = time.monotonic()
+            with pytest.raises(ReadTimeout):
+                await streams[1].read(100, 0.2)
+            took = time.monotonic() - start
+            assert not slow.done()
+            slow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await slow
+        return took
+
+    assert 0.2 <= asyncio.run(go()) < 0.2 + _TICK + 0.5
+
+
+def test_aio_data_in_time_is_read_and_a_moved_deadline_holds() -> None:
+    # Each read sets a new deadline in the slot of the old one (a read moves the deadline,
+    # not the slot): data that comes before it is read, never cut off by the old slot.
+    async def go() -> list[bytes]:
+        got = []
+        loop = asyncio.get_running_loop()
+        async with aio_pairs(1) as ([stream], [peer]):
+            for i in range(4):
+                loop.call_later(0.15, peer.sendall, b"%d" % i)
+                got.append(await stream.read(100, 0.4))
+        return got
+
+    assert asyncio.run(go()) == [b"0", b"1", b"2", b"3"]
+
+
+def test_aio_closed_connections_leave_no_deadline_behind() -> None:
+    async def go() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        before = slotted(loop)
+        async with aio_pairs(20) as (streams, _peers):
+            reads = [asyncio.ensure_future(s.read(100, 300)) for s in streams]
+            await asyncio.sleep(0.05)
+            during = slotted(loop)
+            for r in reads:
+                r.cancel()
+            await asyncio.gather(*reads, return_exceptions=True)
+        # aclose() waited for connection_lost: every connection has left its slot.
+        return during - before, slotted(loop) - before
+
+    assert asyncio.run(go()) == (20, 0)
+
+
+def test_a_failing_deadline_callback_is_reported_and_the_others_still_fire() -> None:
+    async def go() -> tuple[list[str], list[dict[str, object]]]:
+        loop = asyncio.get_running_loop()
+        reported: list[dict[str, object]] = []
+        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        fired: list[str] = []
+
+        def broken() -> None:
+            fired.append("broken")
+            raise RuntimeError("a bug in one session")
+
+        protos = [StreamProtocol(loop) for _ in range(3)]
+        protos[0].expire(0.05, lambda: fired.append("first"))
+        protos[1].expire(0.05, broken)
+        protos[2].expire(0.05, lambda: fired.append("last"))
+        for _ in range(100):
+            if len(fired) == 3:
+                break
+            await asyncio.sleep(0.02)
+        return sorted(fired), reported
+
+    fired, reported = asyncio.run(go())
+    assert fired == ["broken", "first", "last"]
+    [context] = reported
+    assert isinstance(context["exception"], RuntimeError)
+
+
+def test_aio_a_cancelled_expiry_never_fires() -> None:
+    async def go() -> list[str]:
+        loop = asyncio.get_running_loop()
+        fired: list[str] = []
+        proto = StreamProtocol(loop)
+        proto.expire(0.05, lambda: fired.append("expired"))
+        proto.expire(None)  # the session went on: no deadline now
+        await asyncio.sleep(0.05 + 3 * _TICK)
+        proto.expire(0.05, lambda: fired.append("second"))
+        proto.extend(0.3)  # moved later: not at the first slot's end
+        await asyncio.sleep(0.05 + 2 * _TICK)
+        early = list(fired)
+        await asyncio.sleep(0.3)
+        return early + fired
+
+    assert asyncio.run(go()) == ["second"]

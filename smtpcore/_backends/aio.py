@@ -17,9 +17,11 @@ the octets that arrived are copied out.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -41,6 +43,93 @@ class _RecvBuffer(threading.local):
 
 _recv_buffer = _RecvBuffer()
 
+# How late a read deadline may fire, at most: RFC 5321 §4.5.3.2's timeouts are minutes.
+_TICK = 0.05
+
+
+class _Deadlines:
+    """The read deadlines of one event loop's connections, kept with one timer.
+
+    A timer handle per connection costs a Python-level heap push and a cancel per
+    connection, and a loop heap full of cancelled handles that asyncio sifts with a Python
+    comparison; for a server taking a new connection per message that was 4-5 % of its
+    CPU (benchmarks/README.md). Here a deadline is put in a slot of ``_TICK`` seconds (a
+    timer wheel), a dict insert, and taken out with a dict pop; one loop timer fires at
+    the earliest slot's end, and each connection in it then says whether its deadline has
+    passed or moved (it goes into a later slot). A deadline is never seen early and at most
+    ``_TICK`` late.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.clock = _clock_of(loop)
+        self._slots: dict[int, dict[StreamProtocol, None]] = {}
+        self._due: list[int] = []  # a heap of the slots' numbers
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_slot = 0
+
+    def add(self, proto: StreamProtocol, when: float) -> int:
+        """Put ``proto`` in the slot that ends at or after ``when``; that slot's number."""
+        key = int(when / _TICK) + 1  # slot ``key`` ends at key * _TICK > when
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = {}
+            heapq.heappush(self._due, key)
+            if self._timer is None or key < self._timer_slot:
+                self._set_timer(key)
+        slot[proto] = None
+        return key
+
+    def remove(self, proto: StreamProtocol, key: int) -> None:
+        slot = self._slots.get(key)
+        if slot is not None:
+            slot.pop(proto, None)  # an emptied slot goes when its time comes
+
+    def _set_timer(self, key: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_slot = key
+        self._timer = self.loop.call_at(key * _TICK, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = self.clock()
+        due, slots = self._due, self._slots
+        while due and due[0] * _TICK <= now:
+            for proto in list(slots.pop(heapq.heappop(due), ())):
+                try:
+                    proto._slot_due(self, now)
+                except Exception as exc:  # one connection's failure is not the others'
+                    self.loop.call_exception_handler(
+                        {"message": "read deadline callback failed", "exception": exc}
+                    )
+        if due:
+            self._set_timer(due[0])
+
+
+class _DeadlinesOfThread(threading.local):
+    """The deadline keeper of the event loop this thread ran last (a loop runs in one
+    thread; a connection keeps the keeper it was put in)."""
+
+    keeper: _Deadlines | None = None
+
+    def of(self, loop: asyncio.AbstractEventLoop) -> _Deadlines:
+        keeper = self.keeper
+        if keeper is None or keeper.loop is not loop:
+            keeper = self.keeper = _Deadlines(loop)
+        return keeper
+
+
+_deadlines = _DeadlinesOfThread()
+
+
+def _clock_of(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """``loop.time``; ``time.monotonic`` itself where that is what it calls (asyncio's own
+    loops), a C call instead of a Python one after every command."""
+    if type(loop).time is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time
+
 
 class StreamProtocol(asyncio.BufferedProtocol):
     """Buffers what arrives and lets one reader wait for it.
@@ -53,19 +142,25 @@ class StreamProtocol(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self._view = _recv_buffer.view
         self._loop = loop
+        self._clock: Callable[[], float] = self._loop_time  # the loop's, once it is known
         self._chunks: list[bytes] = []
         self._size = 0
         self.eof = False
         self.exc: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
-        self._write_paused = False
+        # The transport's write buffer is above its high-water mark (the peer is slow):
+        # read it, never set it (an attribute, not a property: the server reads it per event).
+        self.write_paused = False
         self._read_paused = False
-        # One timer per connection for read timeouts, re-armed only when it fires early:
-        # a read moves the deadline, not the timer (no call_later/cancel per read).
+        # The read deadline, kept in a slot of the loop's _Deadlines (0: in none), moved to
+        # a later slot only when its slot comes first: a read moves the deadline, not the slot.
         self._deadline: float | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_when = 0.0
+        self._keeper: _Deadlines | None = None
+        self._slot = 0
+        self._slot_start = 0.0  # deadlines from here on fit the slot
+        if loop is not None:
+            self._known_loop(loop)
         # When set, every arrival goes to it as it comes (b"" at end of file) instead of
         # being buffered for read(): the asyncio server answers from there.
         self.sink: Callable[[bytes], None] | None = None
@@ -81,17 +176,15 @@ class StreamProtocol(asyncio.BufferedProtocol):
         return self._size
 
     @property
-    def write_paused(self) -> bool:
-        """The transport's write buffer is above its high-water mark (the peer is slow)."""
-        return self._write_paused
-
-    @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The event loop of this connection."""
         return self._loop or asyncio.get_running_loop()
 
     def now(self) -> float:
         """The event loop's clock."""
+        return self._clock()
+
+    def _loop_time(self) -> float:
         return self.loop.time()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -101,6 +194,11 @@ class StreamProtocol(asyncio.BufferedProtocol):
         # server's protocols are given their loop when they are made).
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
+            self._known_loop(self._loop)
+
+    def _known_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._keeper = _deadlines.of(loop)
+        self._clock = self._keeper.clock
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._view
@@ -141,10 +239,10 @@ class StreamProtocol(asyncio.BufferedProtocol):
             self.on_lost()
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self.write_paused = True
 
     def resume_writing(self) -> None:
-        self._write_paused = False
+        self.write_paused = False
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
 
@@ -173,7 +271,7 @@ class StreamProtocol(asyncio.BufferedProtocol):
         """Move the deadline (of the parked reader, or of :meth:`expire`) to ``seconds`` from
         now."""
         if self._deadline is not None:
-            self._deadline = self.now() + seconds
+            self._deadline = self._clock() + seconds
 
     def expire(self, seconds: float | None, callback: Callable[[], None] | None = None) -> None:
         """With nobody in :meth:`wait`: call ``callback`` ``seconds`` from now (or when
@@ -181,11 +279,10 @@ class StreamProtocol(asyncio.BufferedProtocol):
         if seconds is None or callback is None:
             self._deadline = self._expiry = None
             return
-        loop = self.loop
         self._expiry = callback
-        self._deadline = deadline = loop.time() + seconds
-        if self._timer is None or deadline < self._timer_when:
-            self._arm(loop, deadline)
+        self._deadline = deadline = self._clock() + seconds
+        if not self._slot or deadline < self._slot_start:
+            self._arm(deadline)
 
     async def wait(self, timeout: float | None) -> None:
         """Until woken (by data or EOF; with a ``sink``, by :meth:`wake`); TimeoutError at
@@ -194,33 +291,40 @@ class StreamProtocol(asyncio.BufferedProtocol):
         self._waiter = fut = loop.create_future()
         self._expiry = self._deadline = None  # a reader waits now: expire() no longer applies
         if timeout is not None:
-            self._deadline = deadline = loop.time() + timeout
-            if self._timer is None or deadline < self._timer_when:
-                self._arm(loop, deadline)
+            self._deadline = deadline = self._clock() + timeout
+            if not self._slot or deadline < self._slot_start:
+                self._arm(deadline)
         try:
             await fut
         finally:
             self._waiter = None
             self._deadline = None
 
-    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_at(when, self._on_timer, loop)
-        self._timer_when = when
+    def _arm(self, when: float) -> None:
+        keeper = self._keeper
+        if keeper is None:  # a deadline before connection_made
+            self._known_loop(self.loop)
+            keeper = self._keeper
+            assert keeper is not None
+        if self._slot:
+            keeper.remove(self, self._slot)
+        self._slot = keeper.add(self, when)
+        self._slot_start = (self._slot - 1) * _TICK
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._slot and self._keeper is not None:
+            self._keeper.remove(self, self._slot)
+            self._slot = 0
 
-    def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._timer = None
+    def _slot_due(self, keeper: _Deadlines, now: float) -> None:
+        """The end of this connection's slot: the deadline has passed, moved, or gone."""
+        self._slot = 0
         fut, deadline = self._waiter, self._deadline
         if deadline is None or (fut is not None and fut.done()):
-            return  # no deadline now: the next wait (or expire) arms the timer again
-        if loop.time() < deadline:
-            self._arm(loop, deadline)
+            return  # no deadline now: the next wait (or expire) puts it in a slot again
+        if now < deadline:
+            self._slot = keeper.add(self, deadline)
+            self._slot_start = (self._slot - 1) * _TICK
         elif fut is not None:
             fut.set_exception(TimeoutError())
         elif self._expiry is not None:
@@ -228,7 +332,7 @@ class StreamProtocol(asyncio.BufferedProtocol):
             callback()
 
     async def drain(self, timeout: float | None) -> None:
-        if not self._write_paused or self.eof:
+        if not self.write_paused or self.eof:
             return
         self._drain = fut = self.loop.create_future()
         try:
@@ -311,7 +415,7 @@ class AsyncIOStream(AsyncStream):
             if self._transport.is_closing():
                 raise ConnectionResetError("connection closed")
             self._transport.write(data)
-            if self._protocol._write_paused:  # else drain() would return at once
+            if self._protocol.write_paused:  # else drain() would return at once
                 await self._protocol.drain(timeout)
         except OSError as exc:  # TimeoutError and ssl.SSLError too
             _reraise("write", exc)

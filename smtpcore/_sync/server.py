@@ -13,7 +13,7 @@ import logging
 import secrets
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import sasl
@@ -348,43 +348,56 @@ class ServerSession:
             authenticated_as=None,
         )
 
-    def _handle_now(self, event: Event) -> bool:
+    def _handle_now(self, event: object) -> bool:
         """Answer ``event`` here if that takes no handler call (the everyday commands of a
-        transaction, with the handler's defaults); False when it must be dispatched.
+        transaction, with the handler's defaults); False when it must be dispatched (and for
+        anything but an event: ``PAUSED``).
 
         The asyncio server also calls this from its protocol, as data arrives, so that these
         commands are answered without waking the session's task (``smtpcore._aio_session``)."""
-        if isinstance(event, MessageData):
-            if self.handler.streaming:
-                return False
-            self._body.write(event.data)
-        elif isinstance(event, Mail):
-            if self._hook_mail:
-                return False
-            self._body = io.BytesIO()
-            self._reply(_MAIL_OK)
-        elif isinstance(event, Rcpt):
-            if self._hook_rcpt:
-                return False
-            self._reply(_RCPT_OK)
-        elif isinstance(event, Data):
-            self._reply(_START_DATA)
-        elif isinstance(event, InvalidCommand):
-            self._reply(Reply.from_hint(event.hint))
-        elif isinstance(event, Rset):
-            self._body = io.BytesIO()
-            self._reply(_OK)
-        elif isinstance(event, Noop):
-            self._reply(_OK)
-        elif isinstance(event, (Ehlo, Lhlo, Helo)):
-            if self._hook_ehlo:
-                return False
-            self._greeted(event, None)
-        elif isinstance(event, Quit):
-            self._reply(_BYE)
-        elif not isinstance(event, Bdat):  # a BDAT is answered after its chunk
+        answer = _ANSWERED_NOW.get(type(event))
+        return answer is not None and answer(self, event)
+
+    def _now_data(self, event: MessageData) -> bool:
+        if self.handler.streaming:
             return False
+        self._body.write(event.data)
         return True
+
+    def _now_mail(self, event: Mail) -> bool:
+        if self._hook_mail:
+            return False
+        self._body = io.BytesIO()
+        self._reply(_MAIL_OK)
+        return True
+
+    def _now_rcpt(self, event: Rcpt) -> bool:
+        if self._hook_rcpt:
+            return False
+        self._reply(_RCPT_OK)
+        return True
+
+    def _now_hello(self, event: Ehlo | Lhlo | Helo) -> bool:
+        if self._hook_ehlo:
+            return False
+        self._greeted(event, None)
+        return True
+
+    def _now_rset(self, event: Rset) -> bool:
+        self._body = io.BytesIO()
+        self._reply(_OK)
+        return True
+
+    def _now_invalid(self, event: InvalidCommand) -> bool:
+        self._reply(Reply.from_hint(event.hint))
+        return True
+
+    def _now_fixed(self, event: Data | Noop | Quit) -> bool:
+        self._reply(_FIXED_REPLIES[type(event)])
+        return True
+
+    def _now_bdat(self, event: Bdat) -> bool:
+        return True  # a BDAT is answered after its chunk
 
     def _greeted(self, event: Ehlo | Lhlo | Helo, reply: Reply | None) -> None:
         """Answer EHLO/LHLO/HELO: the handler's reply, or the capabilities."""
@@ -529,3 +542,22 @@ class ServerSession:
                 return event
             return None
         return None
+
+
+# What a session answers without a handler call (ServerSession._handle_now), by the
+# event's exact type (the engine makes the events: no subclass comes through here).
+_FIXED_REPLIES: dict[type, Reply] = {Data: _START_DATA, Noop: _OK, Quit: _BYE}
+_ANSWERED_NOW: dict[type, Callable[[ServerSession, Any], bool]] = {
+    MessageData: ServerSession._now_data,
+    Mail: ServerSession._now_mail,
+    Rcpt: ServerSession._now_rcpt,
+    Data: ServerSession._now_fixed,
+    Ehlo: ServerSession._now_hello,
+    Lhlo: ServerSession._now_hello,
+    Helo: ServerSession._now_hello,
+    Quit: ServerSession._now_fixed,
+    Rset: ServerSession._now_rset,
+    Noop: ServerSession._now_fixed,
+    InvalidCommand: ServerSession._now_invalid,
+    Bdat: ServerSession._now_bdat,
+}
