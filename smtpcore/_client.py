@@ -33,9 +33,23 @@ from ._events import (
 from ._extensions import Capabilities, parameter_allowed
 from ._receivebuffer import LINE_TOO_LONG
 from ._replies import ReplyAssembler
-from ._state import GROUP_ENDERS, State, next_state, reply_allowed, step_allowed
+from ._state import GROUP_ENDERS, OUTCOMES, State, next_state, reply_outcome, step_allowed
 
 __all__ = ["ClientConnection"]
+
+# State's members as globals: on Python 3.10 and 3.11 ``State.X`` goes through EnumType's
+# __getattr__ hook (80 ns; a global takes 5), and these are compared several times per
+# command.
+_GREETING, _HELLO, _READY, _MAIL, _DATA, _AUTH, _TLS, _CLOSED = (
+    State.GREETING,
+    State.HELLO,
+    State.READY,
+    State.MAIL,
+    State.DATA,
+    State.AUTH,
+    State.TLS,
+    State.CLOSED,
+)
 
 
 class _Pending(NamedTuple):
@@ -60,7 +74,7 @@ class ClientConnection(ConnectionBase[Event]):
         self.greeting_refused = False
         self._assembler = ReplyAssembler(self.config.limits)
         self._pending: deque[_Pending] = deque()
-        self._sent_state = State.GREETING  # the state if every pending command succeeds
+        self._sent_state = _GREETING  # the state if every pending command succeeds
         self._smtputf8 = False
         self._binarymime = False
         self._encoder: DataEncoder | None = None
@@ -84,7 +98,7 @@ class ClientConnection(ConnectionBase[Event]):
 
     def _send(self, event: Event) -> bytes:
         st = self._state
-        if st in (State.CLOSED, State.TLS):
+        if st in (_CLOSED, _TLS):
             raise LocalProtocolError(f"cannot send in state {st.value}")
         if not isinstance(event, Command):
             if isinstance(event, MessageData):
@@ -99,7 +113,7 @@ class ClientConnection(ConnectionBase[Event]):
             raise LocalProtocolError(f"a client sends commands, not {type(event).__name__}")
         if self._chunk_left or self._encoder is not None:
             raise LocalProtocolError("finish the message data before the next command")
-        if st is State.GREETING:
+        if st is _GREETING:
             raise LocalProtocolError("wait for the server's greeting (RFC 5321 §3.1)")
         step = step_of(event)
         items = self._check_send(event, step)
@@ -135,7 +149,7 @@ class ClientConnection(ConnectionBase[Event]):
         if self.greeting_refused and step != "QUIT":
             raise LocalProtocolError("the server refused service (554 greeting): only QUIT")
         if step in ("AUTH*", "*"):  # an AuthResponse or AuthCancel
-            if self._state is not State.AUTH:
+            if self._state is not _AUTH:
                 raise LocalProtocolError("an AUTH response needs a 334 challenge first")
             return None
         if step in ("EHLO", "HELO") and self.lmtp:
@@ -143,7 +157,7 @@ class ClientConnection(ConnectionBase[Event]):
         if step == "LHLO" and not self.lmtp:
             raise LocalProtocolError("LHLO is for LMTP sessions")
         if not step_allowed(state, step):
-            if step == "DATA" and state is State.MAIL:
+            if step == "DATA" and state is _MAIL:
                 raise LocalProtocolError("DATA needs at least one accepted recipient")
             raise LocalProtocolError(f"{step} is not allowed in state {state.value}")
         caps = self.capabilities or Capabilities.from_ehlo(["unknown"])
@@ -191,7 +205,7 @@ class ClientConnection(ConnectionBase[Event]):
         # count (0 here) is fixed when the first of those replies arrives.
         if step in (".", "BDAT LAST"):
             self._pending.append(_Pending(step, cmd, 0 if self.config.lmtp else 1))
-            self._sent_state = State.READY
+            self._sent_state = _READY
         else:
             self._pending.append(_Pending(step, cmd, 1))
             self._sent_state = next_state(self._sent_state, step, 250)
@@ -213,9 +227,9 @@ class ClientConnection(ConnectionBase[Event]):
     # --- receiving ----------------------------------------------------------------------
 
     def _next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
-        if self._state is State.TLS:
+        if self._state is _TLS:
             return PAUSED
-        if self._state is State.CLOSED:
+        if self._state is _CLOSED:
             return ConnectionClosed()
         buf = self._buffer
         # The usual reply, one line, taken where it lies in the buffer in one match.
@@ -238,7 +252,7 @@ class ClientConnection(ConnectionBase[Event]):
                 )
             if line is None:
                 if self._eof:
-                    self._state = State.CLOSED
+                    self._state = _CLOSED
                     return ConnectionClosed()
                 return NEED_DATA
             if line is LINE_TOO_LONG:
@@ -253,21 +267,21 @@ class ClientConnection(ConnectionBase[Event]):
     def _on_reply(self, reply: Reply) -> Reply:
         st = self._state
         code = reply.code
-        if st is State.GREETING:
+        if st is _GREETING:
             step, pending = "GREETING", None
         elif self._pending:
             pending = self._pending[0]
             step = pending.step
         elif code == 421:  # RFC 5321 §3.8: the server is closing the channel
-            self._state = State.CLOSED
+            self._state = _CLOSED
             return reply  # fresh from the assembler: command is None
         else:
             raise LocalProtocolError(f"unsolicited reply {reply}")
-        if not reply_allowed(step, code):
+        new = OUTCOMES.get((st, step, code)) or reply_outcome(st, step, code)
+        if new is None:
             raise LocalProtocolError(f"{code} is not a valid reply to {step}: {reply}")
-        new = next_state(st, step, code)
         if step == "DATA" and code == 354:
-            new = State.DATA  # the server waits for data now, whatever we thought of it
+            new = _DATA  # the server waits for data now, whatever we thought of it
         positive = code < 400
         if pending is not None:
             if pending.replies == 0:  # an LMTP end of data: every RCPT has been answered now
@@ -323,7 +337,7 @@ class ClientConnection(ConnectionBase[Event]):
         over, the capabilities are forgotten and EHLO must be sent again (RFC 3207 §4.2)."""
 
         def go() -> None:
-            if self._state is not State.TLS:
+            if self._state is not _TLS:
                 raise LocalProtocolError("tls_established() without a 220 to STARTTLS")
             if self._buffer:
                 # RFC 3207 §5 response injection: plaintext that came after the 220 (in a
@@ -333,6 +347,6 @@ class ClientConnection(ConnectionBase[Event]):
             self.capabilities = None
             self.authenticated = False
             self._reset_transaction()
-            self._state = self._sent_state = State.HELLO
+            self._state = self._sent_state = _HELLO
 
         self._guard(go, remote=False)

@@ -8,7 +8,8 @@ Any exception raised by ``next_event()`` or ``send()`` moves the connection to `
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from operator import attrgetter
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ._commands import wire_verb
 from ._errors import LocalProtocolError
@@ -26,6 +27,11 @@ from ._receivebuffer import ReceiveBuffer
 from ._state import State
 
 __all__ = ["ConnectionBase", "step_of"]
+
+# State's members as globals: on Python 3.10 and 3.11 ``State.X`` goes through EnumType's
+# __getattr__ hook (80 ns; a global takes 5), and these are compared several times per
+# command.
+_GREETING, _ERROR = State.GREETING, State.ERROR
 
 R = TypeVar("R")
 Out = TypeVar("Out", bound=Event)  # what this side sends: any event (client), a Reply (server)
@@ -58,12 +64,18 @@ class ConnectionBase(Generic[Out]):
     def __init__(self, *, tls: bool) -> None:
         self._buffer = ReceiveBuffer()
         self._eof = False
-        self._state = State.GREETING
+        self._state = _GREETING
         self.tls_active = tls
 
-    @property
-    def state(self) -> State:
-        return self._state
+    if TYPE_CHECKING:
+
+        @property
+        def state(self) -> State:
+            """Where the session stands (read-only)."""
+
+    else:
+        # A property whose getter is C code: read several times per command by the servers.
+        state = property(attrgetter("_state"), doc="Where the session stands (read-only).")
 
     @property
     def buffered(self) -> int:
@@ -92,15 +104,15 @@ class ConnectionBase(Generic[Out]):
         waits for its own commands or for TLS; a server owes a reply or starts TLS).
 
         An error here is the peer's (:class:`RemoteProtocolError`) and moves to ``ERROR``."""
-        if self._state is State.ERROR:
+        if self._state is _ERROR:
             raise LocalProtocolError("the connection is in the ERROR state")
         try:
             return self._next_event()
         except LocalProtocolError as exc:
-            self._state = State.ERROR
+            self._state = _ERROR
             raise exc.as_remote() from None
         except BaseException:
-            self._state = State.ERROR
+            self._state = _ERROR
             raise
 
     def send(self, event: Out) -> bytes:
@@ -108,12 +120,12 @@ class ConnectionBase(Generic[Out]):
         server's Reply, checked against what is pending.
 
         An error here is ours (:class:`LocalProtocolError`) and moves to ``ERROR``."""
-        if self._state is State.ERROR:
+        if self._state is _ERROR:
             raise LocalProtocolError("the connection is in the ERROR state")
         try:
             return self._send(event)
         except BaseException:
-            self._state = State.ERROR
+            self._state = _ERROR
             raise
 
     def _next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
@@ -124,15 +136,15 @@ class ConnectionBase(Generic[Out]):
 
     def _guard(self, fn: Callable[[], R], *, remote: bool) -> R:
         """Run ``fn``; on any error move to ERROR (and, when ``remote``, blame the peer)."""
-        if self._state is State.ERROR:
+        if self._state is _ERROR:
             raise LocalProtocolError("the connection is in the ERROR state")
         try:
             return fn()
         except LocalProtocolError as exc:
-            self._state = State.ERROR
+            self._state = _ERROR
             if remote:
                 raise exc.as_remote() from None
             raise
         except BaseException:
-            self._state = State.ERROR
+            self._state = _ERROR
             raise

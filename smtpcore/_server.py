@@ -40,7 +40,7 @@ from ._events import (
 from ._extensions import MAIL_PARAMETERS, RCPT_PARAMETERS, Capabilities, parameter_allowed
 from ._receivebuffer import LINE_TOO_LONG
 from ._replies import format_reply
-from ._state import SESSION_STATES, State, next_state, reply_allowed, step_allowed
+from ._state import OUTCOMES, SESSION_STATES, State, reply_outcome, step_allowed
 from ._status import (
     AUTH_MECH_UNKNOWN,
     AUTH_REQUIRED,
@@ -59,6 +59,20 @@ from ._status import (
 )
 
 __all__ = ["ServerConnection"]
+
+# State's members as globals: on Python 3.10 and 3.11 ``State.X`` goes through EnumType's
+# __getattr__ hook (80 ns; a global takes 5), and these are compared several times per
+# command.
+_GREETING, _HELLO, _READY, _MAIL, _DATA, _AUTH, _TLS, _CLOSED = (
+    State.GREETING,
+    State.HELLO,
+    State.READY,
+    State.MAIL,
+    State.DATA,
+    State.AUTH,
+    State.TLS,
+    State.CLOSED,
+)
 
 _TOO_MANY_MESSAGES: Final = StatusHint.of(421, "4.7.0", "Too many messages, closing connection")
 _NO_RECIPIENTS: Final = StatusHint.of(554, "5.5.1", "No valid recipients")
@@ -216,11 +230,11 @@ class ServerConnection(ConnectionBase[Reply]):
 
     def _next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
         st = self._state
-        if st is State.CLOSED:
+        if st is _CLOSED:
             return ConnectionClosed()
-        if self._pending is not None or st in (State.GREETING, State.TLS):
+        if self._pending is not None or st in (_GREETING, _TLS):
             return PAUSED
-        if st is State.DATA:
+        if st is _DATA:
             return self._next_data()
         if self._bdat is not None:
             return self._next_chunk()
@@ -229,20 +243,20 @@ class ServerConnection(ConnectionBase[Reply]):
             return self._invalid("", "", "too many errors", TOO_MANY_ERRORS, count=False)
         line = (
             self._buffer.extract_line(
-                self.config.limits.auth_line if st is State.AUTH else self.max_command_line
+                self.config.limits.auth_line if st is _AUTH else self.max_command_line
             )
             if self._buffer.may_hold_line
             else None  # the usual case once a command is answered: nothing is buffered
         )
         if line is None:
             if self._eof:
-                self._state = State.CLOSED
+                self._state = _CLOSED
                 return ConnectionClosed()
             return NEED_DATA
         if line is LINE_TOO_LONG:
             return self._invalid("", "", "command line too long", LINE_TOO_LONG_HINT)
         assert isinstance(line, bytes)
-        if st is State.AUTH:
+        if st is _AUTH:
             return self._auth_line(line)
         try:
             cmd = parse_command(
@@ -305,9 +319,9 @@ class ServerConnection(ConnectionBase[Reply]):
             if cmd.mechanism not in caps.auth_mechanisms:
                 return AUTH_MECH_UNKNOWN
         if not step_allowed(st, step):
-            if step == "DATA" and st is State.MAIL:
+            if step == "DATA" and st is _MAIL:
                 return _NO_RECIPIENTS  # RFC 5321 §3.3: 503 or 554 "no valid recipients"
-            if step in ("MAIL", "AUTH", "STARTTLS") and st is State.HELLO:
+            if step in ("MAIL", "AUTH", "STARTTLS") and st is _HELLO:
                 return BAD_SEQUENCE.with_text("Send EHLO/HELO first (RFC 5321 §4.1.4)")
             return BAD_SEQUENCE
         if step == "MAIL":
@@ -409,7 +423,7 @@ class ServerConnection(ConnectionBase[Reply]):
             if not piece:
                 break
         if self._eof:
-            self._state = State.CLOSED
+            self._state = _CLOSED
             return ConnectionClosed()  # the message was not whole: never delivered
         return NEED_DATA
 
@@ -433,7 +447,7 @@ class ServerConnection(ConnectionBase[Reply]):
     def replies_owed(self) -> int:
         """How many replies the pending step still needs (LMTP: one per recipient), or 0."""
         if self._pending is None:
-            return 1 if self._state is State.GREETING else 0
+            return 1 if self._state is _GREETING else 0
         return self._replies_owed if self._pending in (".", "BDAT LAST") else 1
 
     @property
@@ -464,7 +478,7 @@ class ServerConnection(ConnectionBase[Reply]):
             return MessageData(data=piece)
         if not reader.done:
             if self._eof:
-                self._state = State.CLOSED
+                self._state = _CLOSED
                 return ConnectionClosed()
             return NEED_DATA
         self._bdat = None
@@ -494,31 +508,29 @@ class ServerConnection(ConnectionBase[Reply]):
             raise LocalProtocolError(f"a server sends Reply events, not {type(reply).__name__}")
         st = self._state
         code = reply.code
-        if st is State.CLOSED:
+        if st is _CLOSED:
             raise LocalProtocolError("the session is closed")
-        step = "GREETING" if st is State.GREETING else self._pending
+        step = "GREETING" if st is _GREETING else self._pending
         if step is None:
             if code == 421:  # RFC 5321 §3.8: a server shutting down may say so at any time
-                self._state = State.CLOSED
+                self._state = _CLOSED
                 return format_reply(reply)
             raise LocalProtocolError("no command is waiting for a reply")
-        if not reply_allowed(step, code):
+        new = OUTCOMES.get((st, step, code)) or reply_outcome(st, step, code)
+        if new is None:
             raise LocalProtocolError(f"{code} is not a valid reply to {step}")
         if self._refusal is not None and step in (".", "BDAT LAST", "BDAT") and code < 400:
             raise LocalProtocolError(
                 f"this message must be refused ({self._refusal.code} {self._refusal.text})"
             )
-        new: State
         if step == "INVALID":
             hint = self._pending_cmd.hint if isinstance(self._pending_cmd, InvalidCommand) else None
             if hint is not None and hint.code == 421 and code != 421:
                 raise LocalProtocolError("too many errors: the reply must be 421")
             closing = code == 421 or self._close_after
-            new = State.CLOSED if closing else (State.READY if st is State.AUTH else st)
-        else:
-            new = next_state(st, step, code)
-            if code in _ERROR_CODES:
-                self.errors += 1
+            new = _CLOSED if closing else (_READY if st is _AUTH else st)
+        elif code in _ERROR_CODES:
+            self.errors += 1
         self._apply(step, code, new)
         return format_reply(reply)
 
@@ -578,7 +590,7 @@ class ServerConnection(ConnectionBase[Reply]):
         (RFC 3207 §4.2: forget EHLO, AUTH and everything else learned before)."""
 
         def go() -> None:
-            if self._state is not State.TLS:
+            if self._state is not _TLS:
                 raise LocalProtocolError("tls_established() without an accepted STARTTLS")
             # RFC 3207 §4.2 / CVE-2011-0411: plaintext fed after the 220 (a later read) is
             # thrown away like what came with STARTTLS, never executed inside TLS.
@@ -588,7 +600,7 @@ class ServerConnection(ConnectionBase[Reply]):
             self.esmtp = False
             self.authenticated = False
             self._reset_transaction()
-            self._state = State.HELLO
+            self._state = _HELLO
 
         self._guard(go, remote=False)
 

@@ -25,6 +25,8 @@ __all__ = [
     "SESSION_STATES",
     "next_state",
     "reply_allowed",
+    "reply_outcome",
+    "OUTCOMES",
     "step_allowed",
 ]
 
@@ -36,6 +38,10 @@ class State(enum.Enum):
     # hashes the name in Python code, and the state tables are looked up by (State, step)
     # several times per command.
     __hash__ = object.__hash__
+    # For the same reason the engines compare with module globals (``_CLOSED = State.CLOSED``):
+    # on Python 3.10 and 3.11, EnumType's __getattr__ puts every ``State.X`` through a hook,
+    # some 1,000 machine instructions each; that was a tenth of the asyncio server's cost of
+    # a connection (callgrind, benchmarks/README.md).
 
     GREETING = "GREETING"  # the server's opening reply is owed / awaited
     HELLO = "HELLO"  # EHLO/HELO/LHLO expected (at start, and after STARTTLS)
@@ -199,3 +205,17 @@ def next_state(state: State, step: str, code: int) -> State:
     if code >= 300 and transition.on_intermediate is not None:
         return transition.on_intermediate
     return transition.on_positive
+
+
+# What reply_outcome worked out, by (state, step, code): an engine looks here first, with no
+# call at all (a few thousand entries at most: states x steps x valid codes).
+OUTCOMES: Final[dict[tuple[State, str, int], State]] = {}
+
+
+def reply_outcome(state: State, step: str, code: int) -> State | None:
+    """The state after ``code`` answered ``step`` in ``state`` (:func:`next_state`), or None
+    when ``code`` may not answer ``step`` (:func:`reply_allowed`). Kept in OUTCOMES."""
+    if not reply_allowed(step, code):
+        return None
+    new = OUTCOMES[(state, step, code)] = next_state(state, step, code)
+    return new

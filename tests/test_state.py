@@ -54,7 +54,15 @@ from smtpcore import (
     UnknownCommand,
     Vrfy,
 )
-from smtpcore._state import GROUP_ENDERS, REPLY_CODES, TRANSITIONS, next_state, reply_allowed
+from smtpcore._state import (
+    GROUP_ENDERS,
+    OUTCOMES,
+    REPLY_CODES,
+    TRANSITIONS,
+    next_state,
+    reply_allowed,
+    reply_outcome,
+)
 from tests.helpers import ConnectionPair, drain
 
 CAPS = Capabilities.build(
@@ -197,6 +205,21 @@ def test_tables_are_consistent() -> None:
             assert reply_allowed(step, 500) and reply_allowed(step, 501)
     for state in State:
         assert next_state(state, "NOOP", 421) is State.CLOSED
+
+
+def test_reply_outcome_is_reply_allowed_and_next_state_in_one() -> None:
+    # The engines look the outcome up in OUTCOMES first: what it holds must be exactly what
+    # the two rules say, for every state, step and reply code (RFC 5321 §4.2: 2yz-5yz).
+    steps = set(REPLY_CODES) | {step for _, step in TRANSITIONS} | {"NO SUCH STEP"}
+    for state in State:
+        for step in steps:
+            for code in range(200, 600):
+                want = next_state(state, step, code) if reply_allowed(step, code) else None
+                assert reply_outcome(state, step, code) is want
+                if want is None:
+                    assert (state, step, code) not in OUTCOMES
+                else:
+                    assert OUTCOMES[(state, step, code)] is want
 
 
 def _codes_for(step: str) -> list[int]:

@@ -204,7 +204,11 @@ class StreamProtocol(asyncio.BufferedProtocol):
         return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(self._view[:nbytes]))
+        sink = self.sink
+        if sink is not None:  # the asyncio server's sessions: straight to the engine
+            sink(bytes(self._view[:nbytes]))
+        else:
+            self.data_received(bytes(self._view[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         if self.sink is not None:
