@@ -138,6 +138,8 @@ def format_command(
     elif isinstance(cmd, Rcpt):
         params = _format_items(rcpt_param_items(cmd.params) if items is None else items)
         line = f"RCPT TO:{format_path(cmd.forward_path)}{params}"
+    elif isinstance(cmd, (Data, Rset, Quit, StartTLS)):  # third: DATA is in every transaction
+        line = cmd.verb
     elif isinstance(cmd, (Ehlo, Helo, Lhlo)):
         line = f"{cmd.verb} {cmd.hostname}"
     elif isinstance(cmd, Bdat):
@@ -157,8 +159,6 @@ def format_command(
         line = "*"
     elif isinstance(cmd, UnknownCommand):
         line = f"{cmd.name} {cmd.argument}" if cmd.argument else cmd.name
-    elif isinstance(cmd, (Data, Rset, Quit, StartTLS)):
-        line = cmd.verb
     else:  # pragma: no cover - every Command subclass is listed above
         raise LocalProtocolError(f"cannot send {cmd!r}")
     if not line.isascii() and not utf8:
