@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import idna
@@ -215,6 +215,9 @@ class Address:
 
     local_part: str
     domain: str
+    # The canonical text (``str(address)``), worked out once here: every MAIL and RCPT
+    # formats its address, and an Address is immutable.
+    _text: str = field(default="", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         fields: tuple[object, ...] = (self.local_part, self.domain)
@@ -227,6 +230,7 @@ class Address:
         if not domain:
             if not _POSTMASTER_RE.fullmatch(local):
                 raise AddressError("a mailbox needs a domain (only Postmaster may go without)")
+            object.__setattr__(self, "_text", local)
             return
         if not _LOCAL_VALUE_RE.fullmatch(local):
             raise AddressError(f"invalid local part {local!r}")
@@ -237,6 +241,7 @@ class Address:
         # The Path around this mailbox ("<" mailbox ">") must fit in 256 octets.
         if _octets(local_text) + 1 + _octets(domain) + 2 > MAX_PATH_OCTETS:
             raise AddressError(f"path longer than {MAX_PATH_OCTETS} octets", _PATH_TOO_LONG)
+        object.__setattr__(self, "_text", f"{local_text}@{domain}")
 
     @classmethod
     def parse(cls, text: str, *, smtputf8: bool = True) -> Address:
@@ -256,9 +261,7 @@ class Address:
 
     def __str__(self) -> str:
         """The canonical Mailbox text: the local part is quoted only when it must be."""
-        if not self.domain:
-            return self.local_part
-        return f"{_format_local(self.local_part)}@{self.domain}"
+        return self._text
 
     @property
     def is_postmaster(self) -> bool:

@@ -211,14 +211,14 @@ class Transaction:
             # Without SMTPUTF8 a U-label domain goes out as A-labels (RFC 5890, RFC 6531 §3.2).
             mail_from = None if mail_from is None else mail_from.to_ascii()
         self.mail = Mail(reverse_path=mail_from, params=params)
-        if isinstance(rcpt_params, Mapping):
+        if rcpt_params is None:  # first: an isinstance check against an ABC is slow
+            per = [_NO_RCPT_PARAMS] * len(recipients)
+        elif isinstance(rcpt_params, Mapping):
             per = [rcpt_params.get(r, _NO_RCPT_PARAMS) for r in recipients]
-        elif rcpt_params is not None:
+        else:
             per = list(rcpt_params)
             if len(per) != len(recipients):
                 raise LocalProtocolError("rcpt_params must give one entry per recipient")
-        else:
-            per = [_NO_RCPT_PARAMS] * len(recipients)
         self.addresses = list(recipients)
         self.rcpts = [
             Rcpt(forward_path=r if params.smtputf8 else r.to_ascii(), params=p)
