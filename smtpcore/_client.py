@@ -9,7 +9,6 @@ broken server with :class:`RemoteProtocolError`.
 from __future__ import annotations
 
 from collections import deque
-from typing import NamedTuple
 
 from ._commands import format_command, mail_param_items, rcpt_param_items
 from ._config import ClientConfig
@@ -52,12 +51,6 @@ _GREETING, _HELLO, _READY, _MAIL, _DATA, _AUTH, _TLS, _CLOSED = (
 )
 
 
-class _Pending(NamedTuple):
-    step: str
-    command: Command | None
-    replies: int  # how many replies this step takes (LMTP: one per accepted recipient)
-
-
 class ClientConnection(ConnectionBase[Event]):
     """One SMTP (or LMTP) session, client side, without I/O.
 
@@ -73,7 +66,9 @@ class ClientConnection(ConnectionBase[Event]):
         self.accepted_recipients = 0
         self.greeting_refused = False
         self._assembler = ReplyAssembler(self.config.limits)
-        self._pending: deque[_Pending] = deque()
+        # (step, how many replies it takes: LMTP, one per accepted recipient) for each command
+        # sent and not answered yet, oldest first. Plain tuples: one is made per command.
+        self._pending: deque[tuple[str, int]] = deque()
         self._sent_state = _GREETING  # the state if every pending command succeeds
         self._smtputf8 = False
         self._binarymime = False
@@ -88,7 +83,7 @@ class ClientConnection(ConnectionBase[Event]):
     @property
     def pending(self) -> tuple[str, ...]:
         """The steps still waiting for a reply, oldest first."""
-        return tuple(p.step for p in self._pending)
+        return tuple(step for step, _ in self._pending)
 
     @property
     def can_pipeline(self) -> bool:
@@ -108,7 +103,7 @@ class ClientConnection(ConnectionBase[Event]):
                     raise LocalProtocolError("EndOfMessage outside the DATA phase")
                 out = self._encoder.finish()
                 self._encoder = None
-                self._expect(".", None)
+                self._expect(".")
                 return out
             raise LocalProtocolError(f"a client sends commands, not {type(event).__name__}")
         if self._chunk_left or self._encoder is not None:
@@ -122,7 +117,7 @@ class ClientConnection(ConnectionBase[Event]):
             assert isinstance(event, Mail)
             self._smtputf8 = event.params.smtputf8
             self._binarymime = event.params.body == "BINARYMIME"
-        self._expect(step, event)
+        self._expect(step)
         if isinstance(event, Bdat):
             self._chunk_left = event.size
             # "BDAT 0 LAST" (RFC 3030 §2) has no data to wait for
@@ -135,7 +130,7 @@ class ClientConnection(ConnectionBase[Event]):
         if self._pending:
             # Nothing is ever queued behind a group ender (this check refuses it), so only
             # the newest pending step can be one.
-            last = self._pending[-1].step
+            last = self._pending[-1][0]
             if last in GROUP_ENDERS:
                 raise LocalProtocolError(
                     f"{step} cannot follow {last} before its reply (RFC 2920 §3.1)"
@@ -199,15 +194,15 @@ class ClientConnection(ConnectionBase[Event]):
             raise LocalProtocolError(f"the server does not offer AUTH {cmd.mechanism}")
         return None
 
-    def _expect(self, step: str, cmd: Command | None) -> None:
+    def _expect(self, step: str) -> None:
         # LMTP (RFC 2033 §4.2): one reply per accepted recipient after the end of the data.
         # BDAT LAST may be pipelined behind RCPTs still unanswered (RFC 3030 §4.2), so the
         # count (0 here) is fixed when the first of those replies arrives.
         if step in (".", "BDAT LAST"):
-            self._pending.append(_Pending(step, cmd, 0 if self.config.lmtp else 1))
+            self._pending.append((step, 0 if self.config.lmtp else 1))
             self._sent_state = _READY
         else:
-            self._pending.append(_Pending(step, cmd, 1))
+            self._pending.append((step, 1))
             self._sent_state = next_state(self._sent_state, step, 250)
 
     def _send_data(self, data: bytes) -> bytes:
@@ -267,11 +262,12 @@ class ClientConnection(ConnectionBase[Event]):
     def _on_reply(self, reply: Reply) -> Reply:
         st = self._state
         code = reply.code
+        owed = 0  # replies the pending step takes (0: no step pending)
         if st is _GREETING:
-            step, pending = "GREETING", None
+            step = "GREETING"
         elif self._pending:
-            pending = self._pending[0]
-            step = pending.step
+            step, owed = self._pending[0]
+            owed = owed or max(1, self.accepted_recipients)  # see _expect (LMTP)
         elif code == 421:  # RFC 5321 §3.8: the server is closing the channel
             self._state = _CLOSED
             return reply  # fresh from the assembler: command is None
@@ -283,15 +279,12 @@ class ClientConnection(ConnectionBase[Event]):
         if step == "DATA" and code == 354:
             new = _DATA  # the server waits for data now, whatever we thought of it
         positive = code < 400
-        if pending is not None:
-            if pending.replies == 0:  # an LMTP end of data: every RCPT has been answered now
-                pending = pending._replace(replies=max(1, self.accepted_recipients))
-            if pending.replies > 1:
-                self._pending[0] = pending._replace(replies=pending.replies - 1)
-                if code != 421:
-                    new = st  # RFC 2033 §4.2: the transaction ends with the last reply
-            else:
-                self._pending.popleft()
+        if owed > 1:
+            self._pending[0] = (step, owed - 1)
+            if code != 421:
+                new = st  # RFC 2033 §4.2: the transaction ends with the last reply
+        elif owed:
+            self._pending.popleft()
         if step == "GREETING" and code == 554:
             self.greeting_refused = True  # RFC 5321 §3.1: the client should send QUIT
         if step in ("EHLO", "LHLO") and positive:
@@ -301,7 +294,7 @@ class ClientConnection(ConnectionBase[Event]):
             self.capabilities = Capabilities.from_ehlo([reply.lines[0] or "unknown"])
             self._reset_transaction()
         elif step in ("RSET", ".", "BDAT LAST") and (positive or step != "RSET"):
-            if pending is None or self._pending_count(step) == 0:
+            if self._pending_count(step) == 0:  # the last of the pipelined ones
                 self._reset_transaction()
         elif step == "RCPT" and positive:
             self.accepted_recipients += 1
@@ -326,7 +319,7 @@ class ClientConnection(ConnectionBase[Event]):
         return reply
 
     def _pending_count(self, step: str) -> int:
-        return sum(1 for p in self._pending if p.step == step)
+        return sum(1 for pending, _ in self._pending if pending == step)
 
     def _reset_transaction(self) -> None:
         self.accepted_recipients = 0
