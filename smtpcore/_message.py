@@ -92,12 +92,8 @@ def scan_message(data: bytes, *, binary: bool = False) -> MessageScan:
     norm = data if binary else normalize_line_endings(data)
     end = norm.find(b"\r\n\r\n")
     headers = norm if end < 0 else norm[:end]
-    return MessageScan(
-        size=len(norm),
-        eight_bit=not norm.isascii(),
-        utf8_headers=not headers.isascii(),
-        data=norm,
-    )
+    # Positional: a NamedTuple's keywords cost as much again, once per message sent.
+    return MessageScan(len(norm), not norm.isascii(), not headers.isascii(), norm)
 
 
 def iter_chunks(
@@ -195,11 +191,4 @@ def prepare_message(
     if not rcpt_to:
         raise LocalProtocolError("no recipients")
     recipients = tuple(a for a in (as_address(r) for r in rcpt_to) if a is not None)
-    return PreparedMessage(
-        sender=sender,
-        recipients=recipients,
-        source=source,
-        size=size,
-        eight_bit=bool(eight_bit),
-        utf8_headers=utf8_headers,
-    )
+    return PreparedMessage(sender, recipients, source, size, bool(eight_bit), utf8_headers)
