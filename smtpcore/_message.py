@@ -190,5 +190,5 @@ def prepare_message(
         source = message
     if not rcpt_to:
         raise LocalProtocolError("no recipients")
-    recipients = tuple(a for a in (as_address(r) for r in rcpt_to) if a is not None)
+    recipients = tuple([a for r in rcpt_to if (a := as_address(r)) is not None])
     return PreparedMessage(sender, recipients, source, size, bool(eight_bit), utf8_headers)

@@ -226,6 +226,7 @@ class Transaction:
         ]
         self.mail_reply: Reply | None = None
         self.rcpt_replies: list[Reply] = []
+        self.accepted_count = 0  # of rcpt_replies, the positive ones
         self.data_command_reply: Reply | None = None
         self.data_replies: list[Reply] = []
         # The reply to a BDAT sent with an envelope that then failed (MAIL refused, or no
@@ -269,6 +270,8 @@ class Transaction:
             self.mail_reply = reply
         elif cmd == "RCPT":
             self.rcpt_replies.append(reply)
+            if reply.is_positive:
+                self.accepted_count += 1
         elif cmd == "DATA":
             self.data_command_reply = reply
         elif cmd in (".", "BDAT LAST", "BDAT"):
@@ -282,10 +285,6 @@ class Transaction:
             raise LocalProtocolError(f"a reply to {cmd} is not part of a transaction")
 
     # --- where it stands ----------------------------------------------------------------
-
-    @property
-    def accepted_count(self) -> int:
-        return sum(1 for r in self.rcpt_replies if r.is_positive)
 
     @property
     def bdat_with_envelope(self) -> bool:
