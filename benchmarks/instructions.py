@@ -38,11 +38,19 @@ from run import HERE, PYTHON, SOURCE_ARGS, BenchError, program, read_line, serve
 _TOTAL = re.compile(r"^(?:summary|totals): (\d+)", re.M)
 
 
-def valgrind() -> list[str]:
+def valgrind(out: Path) -> list[str]:
+    """The command prefix that runs a program under callgrind, its counts going to ``out``."""
     path = shutil.which("valgrind")
     if path is None:
         raise BenchError("valgrind not found (Debian package valgrind)")
-    return [path, "--tool=callgrind", "--callgrind-out-file=%s"]
+    return [path, "--tool=callgrind", f"--callgrind-out-file={out}"]
+
+
+def run_checked(cmd: list[str], timeout: float, what: str) -> None:
+    """Run ``cmd`` to its end (bounded); a failure is a BenchError naming ``what``."""
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"{what} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
 
 
 def total(out_file: Path) -> int:
@@ -56,10 +64,8 @@ def total(out_file: Path) -> int:
 def server_run(kind: str, count: int, persistent: bool, work: Path) -> int:
     """Instructions of one server process that took ``count`` messages from smtp-source."""
     out = work / f"server-{kind}-{count}.cg"
-    cmd = valgrind()
-    cmd[-1] %= out
     proc = subprocess.Popen(
-        [*cmd, PYTHON, str(HERE / "_servers.py"), kind],
+        [*valgrind(out), PYTHON, str(HERE / "_servers.py"), kind],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -69,15 +75,7 @@ def server_run(kind: str, count: int, persistent: bool, work: Path) -> int:
         args = ["-s", "8", "-m", str(count), "-l", "1024", f"127.0.0.1:{port}"]
         if persistent:
             args.insert(0, "-d")
-        done = subprocess.run(
-            [program("smtp-source"), *SOURCE_ARGS, *args],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise BenchError(f"smtp-source failed: {done.stderr.strip()[:300]}")
+        run_checked([program("smtp-source"), *SOURCE_ARGS, *args], 600, "smtp-source")
     finally:
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
@@ -94,19 +92,9 @@ def server_run(kind: str, count: int, persistent: bool, work: Path) -> int:
 def client_run(kind: str, count: int, conns: int, work: Path) -> int:
     """Instructions of one client process that sent ``count`` messages to smtp-sink."""
     out = work / f"client-{kind}-{count}.cg"
-    cmd = valgrind()
-    cmd[-1] %= out
     with server("smtp-sink") as sink:
         args = [kind, "--port", str(sink.port), "--count", str(count), "--conns", str(conns)]
-        done = subprocess.run(
-            [*cmd, PYTHON, str(HERE / "_clients.py"), *args],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-    if done.returncode != 0:
-        raise BenchError(f"{kind} client failed: {done.stderr.strip()[-500:]}")
+        run_checked([*valgrind(out), PYTHON, str(HERE / "_clients.py"), *args], 900, kind)
     return total(out)
 
 

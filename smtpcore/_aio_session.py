@@ -41,15 +41,10 @@ from ._async.server import AsyncServerSession
 from ._backends.aio import AsyncIOStream, StreamProtocol
 from ._errors import SMTPCoreError
 from ._events import NEED_DATA, ConnectionClosed, Reply
-from ._state import State
+from ._state import AUTH, CLOSED, DATA, ERROR
 from ._status import TIMEOUT
 
 __all__ = ["PushSession"]
-
-# State's members as globals: on Python 3.10 and 3.11 ``State.X`` goes through EnumType's
-# __getattr__ hook (80 ns; a global takes 5), and these are compared several times per
-# command.
-_DATA, _AUTH, _CLOSED, _ERROR = State.DATA, State.AUTH, State.CLOSED, State.ERROR
 
 if sys.version_info >= (3, 12):
 
@@ -73,7 +68,7 @@ _BOUND = 100_000  # events answered per arrival, at most (an arrival is at most 
 _CLOSE_GRACE = 1.5  # seconds a closed connection may take to send our last reply
 
 
-_ENDED: Final = frozenset({_CLOSED, _ERROR})
+_ENDED: Final = frozenset({CLOSED, ERROR})
 
 
 class PushSession(AsyncServerSession):
@@ -279,7 +274,7 @@ class PushSession(AsyncServerSession):
                 break
             # What needs the task goes to it: a handler call, PAUSED, ConnectionClosed, and
             # every line of an AUTH exchange (the task reads them itself).
-            if conn.state is _AUTH or not self._handle_now(event):
+            if conn.state is AUTH or not self._handle_now(event):
                 self._held = event
                 break
             answered = True
@@ -303,7 +298,7 @@ class PushSession(AsyncServerSession):
                 proto.wake()
             return
         # Still waiting: RFC 5321 §4.5.3.2 timeouts, as AsyncServerSession._run sets them.
-        if conn.state is _DATA:
+        if conn.state is DATA:
             proto.extend(self.data_timeout)  # per data block
         elif answered:
             proto.extend(self.idle_timeout)  # a new command's wait

@@ -32,23 +32,23 @@ from ._events import (
 from ._extensions import Capabilities, parameter_allowed
 from ._receivebuffer import LINE_TOO_LONG
 from ._replies import ReplyAssembler
-from ._state import GROUP_ENDERS, OUTCOMES, State, next_state, reply_outcome, step_allowed
+from ._state import (
+    AUTH,
+    CLOSED,
+    DATA,
+    GREETING,
+    GROUP_ENDERS,
+    HELLO,
+    MAIL,
+    OUTCOMES,
+    READY,
+    TLS,
+    next_state,
+    reply_outcome,
+    step_allowed,
+)
 
 __all__ = ["ClientConnection"]
-
-# State's members as globals: on Python 3.10 and 3.11 ``State.X`` goes through EnumType's
-# __getattr__ hook (80 ns; a global takes 5), and these are compared several times per
-# command.
-_GREETING, _HELLO, _READY, _MAIL, _DATA, _AUTH, _TLS, _CLOSED = (
-    State.GREETING,
-    State.HELLO,
-    State.READY,
-    State.MAIL,
-    State.DATA,
-    State.AUTH,
-    State.TLS,
-    State.CLOSED,
-)
 
 
 class ClientConnection(ConnectionBase[Event]):
@@ -69,7 +69,7 @@ class ClientConnection(ConnectionBase[Event]):
         # (step, how many replies it takes: LMTP, one per accepted recipient) for each command
         # sent and not answered yet, oldest first. Plain tuples: one is made per command.
         self._pending: deque[tuple[str, int]] = deque()
-        self._sent_state = _GREETING  # the state if every pending command succeeds
+        self._sent_state = GREETING  # the state if every pending command succeeds
         self._smtputf8 = False
         self._binarymime = False
         self._encoder: DataEncoder | None = None
@@ -93,7 +93,7 @@ class ClientConnection(ConnectionBase[Event]):
 
     def _send(self, event: Event) -> bytes:
         st = self._state
-        if st in (_CLOSED, _TLS):
+        if st in (CLOSED, TLS):
             raise LocalProtocolError(f"cannot send in state {st.value}")
         if not isinstance(event, Command):
             if isinstance(event, MessageData):
@@ -108,7 +108,7 @@ class ClientConnection(ConnectionBase[Event]):
             raise LocalProtocolError(f"a client sends commands, not {type(event).__name__}")
         if self._chunk_left or self._encoder is not None:
             raise LocalProtocolError("finish the message data before the next command")
-        if st is _GREETING:
+        if st is GREETING:
             raise LocalProtocolError("wait for the server's greeting (RFC 5321 §3.1)")
         step = step_of(event)
         items = self._check_send(event, step)
@@ -144,7 +144,7 @@ class ClientConnection(ConnectionBase[Event]):
         if self.greeting_refused and step != "QUIT":
             raise LocalProtocolError("the server refused service (554 greeting): only QUIT")
         if step in ("AUTH*", "*"):  # an AuthResponse or AuthCancel
-            if self._state is not _AUTH:
+            if self._state is not AUTH:
                 raise LocalProtocolError("an AUTH response needs a 334 challenge first")
             return None
         if step in ("EHLO", "HELO") and self.lmtp:
@@ -152,7 +152,7 @@ class ClientConnection(ConnectionBase[Event]):
         if step == "LHLO" and not self.lmtp:
             raise LocalProtocolError("LHLO is for LMTP sessions")
         if not step_allowed(state, step):
-            if step == "DATA" and state is _MAIL:
+            if step == "DATA" and state is MAIL:
                 raise LocalProtocolError("DATA needs at least one accepted recipient")
             raise LocalProtocolError(f"{step} is not allowed in state {state.value}")
         caps = self.capabilities or Capabilities.from_ehlo(["unknown"])
@@ -200,7 +200,7 @@ class ClientConnection(ConnectionBase[Event]):
         # count (0 here) is fixed when the first of those replies arrives.
         if step in (".", "BDAT LAST"):
             self._pending.append((step, 0 if self.config.lmtp else 1))
-            self._sent_state = _READY
+            self._sent_state = READY
         else:
             self._pending.append((step, 1))
             self._sent_state = next_state(self._sent_state, step, 250)
@@ -222,9 +222,9 @@ class ClientConnection(ConnectionBase[Event]):
     # --- receiving ----------------------------------------------------------------------
 
     def _next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
-        if self._state is _TLS:
+        if self._state is TLS:
             return PAUSED
-        if self._state is _CLOSED:
+        if self._state is CLOSED:
             return ConnectionClosed()
         buf = self._buffer
         # The usual reply, one line, taken where it lies in the buffer in one match.
@@ -247,7 +247,7 @@ class ClientConnection(ConnectionBase[Event]):
                 )
             if line is None:
                 if self._eof:
-                    self._state = _CLOSED
+                    self._state = CLOSED
                     return ConnectionClosed()
                 return NEED_DATA
             if line is LINE_TOO_LONG:
@@ -263,13 +263,13 @@ class ClientConnection(ConnectionBase[Event]):
         st = self._state
         code = reply.code
         owed = 0  # replies the pending step takes (0: no step pending)
-        if st is _GREETING:
+        if st is GREETING:
             step = "GREETING"
         elif self._pending:
             step, owed = self._pending[0]
             owed = owed or max(1, self.accepted_recipients)  # see _expect (LMTP)
         elif code == 421:  # RFC 5321 §3.8: the server is closing the channel
-            self._state = _CLOSED
+            self._state = CLOSED
             return reply  # fresh from the assembler: command is None
         else:
             raise LocalProtocolError(f"unsolicited reply {reply}")
@@ -277,7 +277,7 @@ class ClientConnection(ConnectionBase[Event]):
         if new is None:
             raise LocalProtocolError(f"{code} is not a valid reply to {step}: {reply}")
         if step == "DATA" and code == 354:
-            new = _DATA  # the server waits for data now, whatever we thought of it
+            new = DATA  # the server waits for data now, whatever we thought of it
         positive = code < 400
         if owed > 1:
             self._pending[0] = (step, owed - 1)
@@ -330,7 +330,7 @@ class ClientConnection(ConnectionBase[Event]):
         over, the capabilities are forgotten and EHLO must be sent again (RFC 3207 §4.2)."""
 
         def go() -> None:
-            if self._state is not _TLS:
+            if self._state is not TLS:
                 raise LocalProtocolError("tls_established() without a 220 to STARTTLS")
             if self._buffer:
                 # RFC 3207 §5 response injection: plaintext that came after the 220 (in a
@@ -340,6 +340,6 @@ class ClientConnection(ConnectionBase[Event]):
             self.capabilities = None
             self.authenticated = False
             self._reset_transaction()
-            self._state = self._sent_state = _HELLO
+            self._state = self._sent_state = HELLO
 
         self._guard(go, remote=False)

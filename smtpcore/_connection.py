@@ -24,14 +24,9 @@ from ._events import (
     UnknownCommand,
 )
 from ._receivebuffer import ReceiveBuffer
-from ._state import State
+from ._state import ERROR, GREETING, State
 
 __all__ = ["ConnectionBase", "step_of"]
-
-# State's members as globals: on Python 3.10 and 3.11 ``State.X`` goes through EnumType's
-# __getattr__ hook (80 ns; a global takes 5), and these are compared several times per
-# command.
-_GREETING, _ERROR = State.GREETING, State.ERROR
 
 R = TypeVar("R")
 Out = TypeVar("Out", bound=Event)  # what this side sends: any event (client), a Reply (server)
@@ -64,7 +59,7 @@ class ConnectionBase(Generic[Out]):
     def __init__(self, *, tls: bool) -> None:
         self._buffer = ReceiveBuffer()
         self._eof = False
-        self._state = _GREETING
+        self._state = GREETING
         self.tls_active = tls
 
     if TYPE_CHECKING:
@@ -104,15 +99,15 @@ class ConnectionBase(Generic[Out]):
         waits for its own commands or for TLS; a server owes a reply or starts TLS).
 
         An error here is the peer's (:class:`RemoteProtocolError`) and moves to ``ERROR``."""
-        if self._state is _ERROR:
+        if self._state is ERROR:
             raise LocalProtocolError("the connection is in the ERROR state")
         try:
             return self._next_event()
         except LocalProtocolError as exc:
-            self._state = _ERROR
+            self._state = ERROR
             raise exc.as_remote() from None
         except BaseException:
-            self._state = _ERROR
+            self._state = ERROR
             raise
 
     def send(self, event: Out) -> bytes:
@@ -120,12 +115,12 @@ class ConnectionBase(Generic[Out]):
         server's Reply, checked against what is pending.
 
         An error here is ours (:class:`LocalProtocolError`) and moves to ``ERROR``."""
-        if self._state is _ERROR:
+        if self._state is ERROR:
             raise LocalProtocolError("the connection is in the ERROR state")
         try:
             return self._send(event)
         except BaseException:
-            self._state = _ERROR
+            self._state = ERROR
             raise
 
     def _next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
@@ -136,15 +131,15 @@ class ConnectionBase(Generic[Out]):
 
     def _guard(self, fn: Callable[[], R], *, remote: bool) -> R:
         """Run ``fn``; on any error move to ERROR (and, when ``remote``, blame the peer)."""
-        if self._state is _ERROR:
+        if self._state is ERROR:
             raise LocalProtocolError("the connection is in the ERROR state")
         try:
             return fn()
         except LocalProtocolError as exc:
-            self._state = _ERROR
+            self._state = ERROR
             if remote:
                 raise exc.as_remote() from None
             raise
         except BaseException:
-            self._state = _ERROR
+            self._state = ERROR
             raise

@@ -40,7 +40,21 @@ from ._events import (
 from ._extensions import MAIL_PARAMETERS, RCPT_PARAMETERS, Capabilities, parameter_allowed
 from ._receivebuffer import LINE_TOO_LONG
 from ._replies import format_reply
-from ._state import OUTCOMES, SESSION_STATES, State, reply_outcome, step_allowed
+from ._state import (
+    AUTH,
+    CLOSED,
+    DATA,
+    GREETING,
+    HELLO,
+    MAIL,
+    OUTCOMES,
+    READY,
+    SESSION_STATES,
+    TLS,
+    State,
+    reply_outcome,
+    step_allowed,
+)
 from ._status import (
     AUTH_MECH_UNKNOWN,
     AUTH_REQUIRED,
@@ -59,20 +73,6 @@ from ._status import (
 )
 
 __all__ = ["ServerConnection"]
-
-# State's members as globals: on Python 3.10 and 3.11 ``State.X`` goes through EnumType's
-# __getattr__ hook (80 ns; a global takes 5), and these are compared several times per
-# command.
-_GREETING, _HELLO, _READY, _MAIL, _DATA, _AUTH, _TLS, _CLOSED = (
-    State.GREETING,
-    State.HELLO,
-    State.READY,
-    State.MAIL,
-    State.DATA,
-    State.AUTH,
-    State.TLS,
-    State.CLOSED,
-)
 
 _TOO_MANY_MESSAGES: Final = StatusHint.of(421, "4.7.0", "Too many messages, closing connection")
 _NO_RECIPIENTS: Final = StatusHint.of(554, "5.5.1", "No valid recipients")
@@ -230,11 +230,11 @@ class ServerConnection(ConnectionBase[Reply]):
 
     def _next_event(self) -> Event | type[NEED_DATA] | type[PAUSED]:
         st = self._state
-        if st is _CLOSED:
+        if st is CLOSED:
             return ConnectionClosed()
-        if self._pending is not None or st in (_GREETING, _TLS):
+        if self._pending is not None or st in (GREETING, TLS):
             return PAUSED
-        if st is _DATA:
+        if st is DATA:
             return self._next_data()
         if self._bdat is not None:
             return self._next_chunk()
@@ -243,20 +243,20 @@ class ServerConnection(ConnectionBase[Reply]):
             return self._invalid("", "", "too many errors", TOO_MANY_ERRORS, count=False)
         line = (
             self._buffer.extract_line(
-                self.config.limits.auth_line if st is _AUTH else self.max_command_line
+                self.config.limits.auth_line if st is AUTH else self.max_command_line
             )
             if self._buffer.may_hold_line
             else None  # the usual case once a command is answered: nothing is buffered
         )
         if line is None:
             if self._eof:
-                self._state = _CLOSED
+                self._state = CLOSED
                 return ConnectionClosed()
             return NEED_DATA
         if line is LINE_TOO_LONG:
             return self._invalid("", "", "command line too long", LINE_TOO_LONG_HINT)
         assert isinstance(line, bytes)
-        if st is _AUTH:
+        if st is AUTH:
             return self._auth_line(line)
         try:
             cmd = parse_command(
@@ -319,9 +319,9 @@ class ServerConnection(ConnectionBase[Reply]):
             if cmd.mechanism not in caps.auth_mechanisms:
                 return AUTH_MECH_UNKNOWN
         if not step_allowed(st, step):
-            if step == "DATA" and st is _MAIL:
+            if step == "DATA" and st is MAIL:
                 return _NO_RECIPIENTS  # RFC 5321 §3.3: 503 or 554 "no valid recipients"
-            if step in ("MAIL", "AUTH", "STARTTLS") and st is _HELLO:
+            if step in ("MAIL", "AUTH", "STARTTLS") and st is HELLO:
                 return BAD_SEQUENCE.with_text("Send EHLO/HELO first (RFC 5321 §4.1.4)")
             return BAD_SEQUENCE
         if step == "MAIL":
@@ -423,7 +423,7 @@ class ServerConnection(ConnectionBase[Reply]):
             if not piece:
                 break
         if self._eof:
-            self._state = _CLOSED
+            self._state = CLOSED
             return ConnectionClosed()  # the message was not whole: never delivered
         return NEED_DATA
 
@@ -447,7 +447,7 @@ class ServerConnection(ConnectionBase[Reply]):
     def replies_owed(self) -> int:
         """How many replies the pending step still needs (LMTP: one per recipient), or 0."""
         if self._pending is None:
-            return 1 if self._state is _GREETING else 0
+            return 1 if self._state is GREETING else 0
         return self._replies_owed if self._pending in (".", "BDAT LAST") else 1
 
     @property
@@ -478,7 +478,7 @@ class ServerConnection(ConnectionBase[Reply]):
             return MessageData(data=piece)
         if not reader.done:
             if self._eof:
-                self._state = _CLOSED
+                self._state = CLOSED
                 return ConnectionClosed()
             return NEED_DATA
         self._bdat = None
@@ -508,12 +508,12 @@ class ServerConnection(ConnectionBase[Reply]):
             raise LocalProtocolError(f"a server sends Reply events, not {type(reply).__name__}")
         st = self._state
         code = reply.code
-        if st is _CLOSED:
+        if st is CLOSED:
             raise LocalProtocolError("the session is closed")
-        step = "GREETING" if st is _GREETING else self._pending
+        step = "GREETING" if st is GREETING else self._pending
         if step is None:
             if code == 421:  # RFC 5321 §3.8: a server shutting down may say so at any time
-                self._state = _CLOSED
+                self._state = CLOSED
                 return format_reply(reply)
             raise LocalProtocolError("no command is waiting for a reply")
         new = OUTCOMES.get((st, step, code)) or reply_outcome(st, step, code)
@@ -528,7 +528,7 @@ class ServerConnection(ConnectionBase[Reply]):
             if hint is not None and hint.code == 421 and code != 421:
                 raise LocalProtocolError("too many errors: the reply must be 421")
             closing = code == 421 or self._close_after
-            new = _CLOSED if closing else (_READY if st is _AUTH else st)
+            new = CLOSED if closing else (READY if st is AUTH else st)
         elif code in _ERROR_CODES:
             self.errors += 1
         self._apply(step, code, new)
@@ -590,7 +590,7 @@ class ServerConnection(ConnectionBase[Reply]):
         (RFC 3207 §4.2: forget EHLO, AUTH and everything else learned before)."""
 
         def go() -> None:
-            if self._state is not _TLS:
+            if self._state is not TLS:
                 raise LocalProtocolError("tls_established() without an accepted STARTTLS")
             # RFC 3207 §4.2 / CVE-2011-0411: plaintext fed after the 220 (a later read) is
             # thrown away like what came with STARTTLS, never executed inside TLS.
@@ -600,7 +600,7 @@ class ServerConnection(ConnectionBase[Reply]):
             self.esmtp = False
             self.authenticated = False
             self._reset_transaction()
-            self._state = _HELLO
+            self._state = HELLO
 
         self._guard(go, remote=False)
 

@@ -38,7 +38,7 @@ class State(enum.Enum):
     # hashes the name in Python code, and the state tables are looked up by (State, step)
     # several times per command.
     __hash__ = object.__hash__
-    # For the same reason the engines compare with module globals (``_CLOSED = State.CLOSED``):
+    # For the same reason the engines compare with module globals (``CLOSED`` below):
     # on Python 3.10 and 3.11, EnumType's __getattr__ puts every ``State.X`` through a hook,
     # some 1,000 machine instructions each; that was a tenth of the asyncio server's cost of
     # a connection (callgrind, benchmarks/README.md).
@@ -67,6 +67,21 @@ class Transition(NamedTuple):
 
 S = State
 T = Transition
+
+# The members as module globals, for the engines' comparisons on every command: on Python
+# 3.10 and 3.11 ``State.CLOSED`` goes through EnumType's __getattr__ hook (see State), a
+# global does not. ``from ._state import CLOSED``.
+GREETING: Final = State.GREETING
+HELLO: Final = State.HELLO
+READY: Final = State.READY
+MAIL: Final = State.MAIL
+RCPT: Final = State.RCPT
+DATA: Final = State.DATA
+BDAT: Final = State.BDAT
+AUTH: Final = State.AUTH
+TLS: Final = State.TLS
+CLOSED: Final = State.CLOSED
+ERROR: Final = State.ERROR
 
 # States in which a session exists (after a successful EHLO/HELO/LHLO).
 SESSION_STATES: Final = frozenset({S.READY, S.MAIL, S.RCPT, S.BDAT})

@@ -52,15 +52,10 @@ from .._events import (
 )
 from .._proxy import ProxyProtocolError, parse_proxy_header
 from .._server import ServerConnection
-from .._state import State
+from .._state import CLOSED, DATA, ERROR, TLS
 from .._status import LOCAL_ERROR, TIMEOUT, StatusHint
 
 __all__ = ["Handler", "ServerSession"]
-
-# State's members as globals: on Python 3.10 and 3.11 ``State.X`` goes through EnumType's
-# __getattr__ hook (80 ns; a global takes 5), and these are compared several times per
-# command.
-_DATA, _TLS, _CLOSED, _ERROR = State.DATA, State.TLS, State.CLOSED, State.ERROR
 
 log = logging.getLogger("smtpcore.server")
 
@@ -283,7 +278,7 @@ class ServerSession:
         session (a 421 or 554: RFC 5321 §3.1)."""
         conn = self.conn
         self._reply(greeting or conn.greeting())
-        return not (conn.state is _CLOSED or (greeting is not None and greeting.code != 220))
+        return not (conn.state is CLOSED or (greeting is not None and greeting.code != 220))
 
     def _serve_events(self) -> bool:
         """Take the engine's events and answer them until the session ends (False) or is
@@ -296,7 +291,7 @@ class ServerSession:
             if event is NEED_DATA:
                 if self._out:
                     self._flush()
-                if conn.state is _DATA:
+                if conn.state is DATA:
                     timeout = self.data_timeout  # §4.5.3.2.5: per data block
                 else:
                     # §4.5.3.2.7: the wait for a whole command is bounded, not each read, so
@@ -317,7 +312,7 @@ class ServerSession:
                 continue
             command_deadline = None
             if event is PAUSED:
-                if conn.state is _TLS:
+                if conn.state is TLS:
                     self._start_tls()
                     continue
                 return False  # a reply is owed but nothing will give it: a bug; give up
@@ -332,7 +327,7 @@ class ServerSession:
                 log.exception("handler failed on %s", type(event).__name__)
                 for _ in range(conn.replies_owed):
                     self._reply(Reply.from_hint(LOCAL_ERROR))
-            if conn.state in (_CLOSED, _ERROR):
+            if conn.state in (CLOSED, ERROR):
                 return False
         return False
 
