@@ -43,7 +43,7 @@ from ._state import (
     OUTCOMES,
     READY,
     TLS,
-    next_state,
+    TRANSITIONS,
     reply_outcome,
     step_allowed,
 )
@@ -203,7 +203,10 @@ class ClientConnection(ConnectionBase[Event]):
             self._sent_state = READY
         else:
             self._pending.append((step, 1))
-            self._sent_state = next_state(self._sent_state, step, 250)
+            # next_state(..., 250), read from the table here: one call less per command
+            after = TRANSITIONS.get((self._sent_state, step))
+            if after is not None:
+                self._sent_state = after.on_positive
 
     def _send_data(self, data: bytes) -> bytes:
         if self._chunk_left or self._chunk_cmd is not None:
