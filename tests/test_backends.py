@@ -406,3 +406,38 @@ def test_aio_a_cancelled_expiry_never_fires() -> None:
         return early + fired
 
     assert asyncio.run(go()) == ["second"]
+
+
+def test_a_deadline_that_has_passed_goes_to_the_next_slot_and_a_firing_ends() -> None:
+    # A connection whose slot comes may land in the slot being fired again (a deadline that
+    # has passed, or one that rounds into it): it goes to the next slot, fired by the next
+    # timer, so a firing always ends.
+    from smtpcore._backends.aio import _Deadlines
+
+    class Again:
+        """Puts itself back with a deadline in the past, three times."""
+
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+
+        def _slot_due(self, keeper: _Deadlines, now: float) -> None:
+            self.seen.append(now)
+            if len(self.seen) < 3:
+                keeper.add(self, now - 10)  # type: ignore[arg-type]
+
+    async def go() -> list[float]:
+        loop = asyncio.get_running_loop()
+        keeper = _Deadlines(loop)
+        again = Again()
+        keeper.add(again, keeper.clock())  # type: ignore[arg-type]
+        for _ in range(100):
+            if len(again.seen) == 3:
+                break
+            await asyncio.sleep(0.02)
+        return again.seen
+
+    seen = asyncio.run(go())
+    assert len(seen) == 3
+    # Each came back in a later slot, by a later timer: never twice in one firing.
+    assert seen[0] < seen[1] < seen[2]
+    assert seen[2] - seen[0] < 10 * _TICK
