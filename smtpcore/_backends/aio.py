@@ -147,7 +147,7 @@ class StreamProtocol(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self._view = _recv_buffer.view
         self._loop = loop
-        self._clock: Callable[[], float] = self._loop_time  # the loop's, once it is known
+        self._clock: Callable[[], float] = time.monotonic  # the loop's, once it is known
         self._chunks: list[bytes] = []
         self._size = 0
         self.eof = False
@@ -184,13 +184,6 @@ class StreamProtocol(asyncio.BufferedProtocol):
     def loop(self) -> asyncio.AbstractEventLoop:
         """The event loop of this connection."""
         return self._loop or asyncio.get_running_loop()
-
-    def now(self) -> float:
-        """The event loop's clock."""
-        return self._clock()
-
-    def _loop_time(self) -> float:
-        return self.loop.time()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -289,9 +282,7 @@ class StreamProtocol(asyncio.BufferedProtocol):
             self._deadline = self._expiry = None
             return
         self._expiry = callback
-        self._deadline = deadline = self._clock() + seconds
-        if not self._slot or deadline < self._slot_start:
-            self._arm(deadline)
+        self._set_deadline(seconds)
 
     async def wait(self, timeout: float | None) -> None:
         """Until woken (by data or EOF; with a ``sink``, by :meth:`wake`); TimeoutError at
@@ -300,24 +291,26 @@ class StreamProtocol(asyncio.BufferedProtocol):
         self._waiter = fut = loop.create_future()
         self._expiry = self._deadline = None  # a reader waits now: expire() no longer applies
         if timeout is not None:
-            self._deadline = deadline = self._clock() + timeout
-            if not self._slot or deadline < self._slot_start:
-                self._arm(deadline)
+            self._set_deadline(timeout)
         try:
             await fut
         finally:
             self._waiter = None
             self._deadline = None
 
-    def _arm(self, when: float) -> None:
-        keeper = self._keeper
-        if keeper is None:  # a deadline before connection_made
+    def _set_deadline(self, seconds: float) -> None:
+        """The deadline ``seconds`` from now, in a slot that comes no later than it (the slot
+        it is in already, unless the deadline came earlier than that slot)."""
+        if self._keeper is None:  # before connection_made: the loop is known now
             self._known_loop(self.loop)
-            keeper = self._keeper
-            assert keeper is not None
+        keeper = self._keeper
+        assert keeper is not None
+        self._deadline = deadline = self._clock() + seconds
+        if self._slot and deadline >= self._slot_start:
+            return
         if self._slot:
             keeper.remove(self, self._slot)
-        self._slot = keeper.add(self, when)
+        self._slot = keeper.add(self, deadline)
         self._slot_start = (self._slot - 1) * _TICK
 
     def _disarm(self) -> None:
